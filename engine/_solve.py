@@ -1,0 +1,166 @@
+"""Time loop: ``solve`` runs a scenario over a fixed number of steps with ``lax.scan``.
+
+Single-scenario functions; batch them with ``jax.vmap``. Shapes and step counts are static,
+every physical number is traced, so new values never recompile. Outputs are saved every
+``save_every`` steps (nested scans keep memory at the saved size).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+from jax import Array
+
+from ._balance import Balance, heat_balance
+from ._boundary import Boundary
+from ._geometry import Grid
+from ._material import AbstractMaterial
+from ._pytree import pytree_dataclass
+from ._schemes import Scheme, step
+
+
+@pytree_dataclass
+class Scenario:
+    """One physical case: grid, material, boundary conditions and initial temperature (K)."""
+
+    grid: Grid
+    material: AbstractMaterial
+    boundary: Boundary
+    initial_temperature: Array
+
+
+@pytree_dataclass
+class Trajectory:
+    """Result of :func:`solve` (all temperatures in K).
+
+    Attributes:
+        times: save times, s, [n_save + 1] (the first is the start).
+        temperature: fields at the save times, [n_save + 1, *grid.shape].
+        surface_temperature: mean face temperature per face group, [n_save + 1, n_faces].
+        gas_temperature: boundary gas (or fixed) temperature per face group, [n_save + 1, n_faces].
+        heat_flux: mean heat flux into the metal per face group, W/m^2, [n_save + 1, n_faces].
+        boundary_heat: heat that entered per face group during each save interval,
+            [n_save, n_faces]; J for 3D, J/m for 2D, J/m^2 for 1D.
+        enthalpy: total enthalpy content at the save times (same units as boundary_heat).
+        finite: False if any temperature became NaN or inf.
+    """
+
+    times: Array
+    temperature: Array
+    surface_temperature: Array
+    gas_temperature: Array
+    heat_flux: Array
+    boundary_heat: Array
+    enthalpy: Array
+    finite: Array
+
+
+@pytree_dataclass
+class SolverState:
+    """What the time loop carries (exposed so long runs can be continued in chunks)."""
+
+    t: Array
+    H: Array
+    T: Array
+    balance: Balance
+
+
+def total_enthalpy(H: Array, grid: Grid) -> Array:
+    """Sum of H over metal cells times the cell volume."""
+    if grid.mask is not None:
+        H = jnp.where(grid.mask, H, 0.0)
+    return jnp.sum(H) * grid.cell_volume
+
+
+def initial_state(scenario: Scenario, t0: Array | float = 0.0) -> SolverState:
+    """State at ``t0`` (s) from the scenario's initial temperature."""
+    T0 = jnp.broadcast_to(scenario.initial_temperature, scenario.grid.shape)
+    T0 = T0.astype(scenario.grid.spacing.dtype)
+    t0 = jnp.asarray(t0, T0.dtype)
+    bal = heat_balance(T0, scenario.grid, scenario.material, scenario.boundary.at(t0),
+                       scenario.boundary.fixed)
+    return SolverState(t0, scenario.material.enthalpy(T0), T0, bal)
+
+
+def _record(state: SolverState, scenario: Scenario) -> dict[str, Array]:
+    bal = state.balance
+    return {
+        "times": state.t,
+        "temperature": state.T,
+        "surface_temperature": bal.surface_temperature,
+        "gas_temperature": scenario.boundary.at(state.t).gas_temperature,
+        "heat_flux": bal.heat_rate / jnp.maximum(bal.face_area, 1e-300),
+        "enthalpy": total_enthalpy(state.H, scenario.grid),
+    }
+
+
+def advance(state: SolverState, scenario: Scenario, dt: Array, n_save: int, save_every: int,
+            scheme: Scheme) -> tuple[SolverState, dict[str, Array]]:
+    """Run ``n_save * save_every`` steps of size ``dt`` (s); record after every ``save_every``.
+
+    Returns the final state and the records (arrays with a leading axis of ``n_save``) plus
+    ``boundary_heat`` per save interval. Not jitted: wrap it (``solve`` does).
+    """
+    grid, material, boundary = scenario.grid, scenario.material, scenario.boundary
+    dt = jnp.asarray(dt, state.T.dtype)
+
+    def one(carry: tuple[SolverState, Array], _: None) -> tuple[tuple[SolverState, Array], None]:
+        s, acc = carry
+        H, T, bal, heat = step(s.H, s.T, s.balance, s.t, dt, grid, material, boundary, scheme)
+        return (SolverState(s.t + dt, H, T, bal), acc + heat), None
+
+    def save(s: SolverState, _: None) -> tuple[SolverState, dict[str, Array]]:
+        zero = jnp.zeros((boundary.n_faces,), state.T.dtype)
+        (s, heat), _ = jax.lax.scan(one, (s, zero), None, length=save_every)
+        rec = _record(s, scenario)
+        rec["boundary_heat"] = heat
+        return s, rec
+
+    return jax.lax.scan(save, state, None, length=n_save)
+
+
+def _assemble(scenario: Scenario, state0: SolverState,
+              records: dict[str, Array]) -> Trajectory:
+    first = _record(state0, scenario)
+    cat = {k: jnp.concatenate([first[k][None], records[k]]) for k in first}
+    return Trajectory(
+        times=cat["times"],
+        temperature=cat["temperature"],
+        surface_temperature=cat["surface_temperature"],
+        gas_temperature=cat["gas_temperature"],
+        heat_flux=cat["heat_flux"],
+        boundary_heat=records["boundary_heat"],
+        enthalpy=cat["enthalpy"],
+        finite=jnp.all(jnp.isfinite(cat["temperature"])),
+    )
+
+
+@partial(jax.jit, static_argnames=("n_steps", "save_every", "scheme"))
+def solve(scenario: Scenario, dt: Array | float, n_steps: int, save_every: int = 1,
+          scheme: Scheme = Scheme()) -> Trajectory:
+    """Integrate ``scenario`` from t = 0 for ``n_steps`` steps of ``dt`` seconds.
+
+    Args:
+        scenario: the physical case (traced).
+        dt: time step, s (traced). Explicit schemes must respect :func:`stable_time_step`;
+            ``engine.simulate`` checks it (this function cannot raise on traced values).
+        n_steps: number of steps (static); must be a multiple of ``save_every``.
+        save_every: steps between saved outputs (static).
+        scheme: :class:`Scheme` (static).
+
+    Returns:
+        A :class:`Trajectory`; check ``finite`` (``engine.simulate`` raises if it is False).
+    """
+    if n_steps % save_every:
+        raise ValueError(f"n_steps={n_steps} must be a multiple of save_every={save_every}")
+    s0 = initial_state(scenario)
+    _, records = advance(s0, scenario, dt, n_steps // save_every, save_every, scheme)
+    return _assemble(scenario, s0, records)
+
+
+def with_values(obj: object, **changes: object) -> object:
+    """``dataclasses.replace`` for the frozen pytrees (convenience for sweeps)."""
+    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]

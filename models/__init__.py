@@ -1,0 +1,1 @@
+"""Neural surrogates (Flax NNX) — arrives with the surrogate issue."""

@@ -1,0 +1,1 @@
+"""Data generation and training pipelines — arrive with the datagen and training issues."""
