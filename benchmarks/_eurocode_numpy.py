@@ -29,15 +29,24 @@ Array = NDArray[np.float64]
 
 # Specific-heat branches: (start, end, c(θ), ∫c dθ primitive).
 _C_BRANCHES = (
-    (20.0, 600.0,
-     lambda t: 425.0 + 7.73e-1 * t - 1.69e-3 * t**2 + 2.22e-6 * t**3,
-     lambda t: 425.0 * t + 7.73e-1 / 2 * t**2 - 1.69e-3 / 3 * t**3 + 2.22e-6 / 4 * t**4),
-    (600.0, 735.0,
-     lambda t: 666.0 + 13002.0 / (738.0 - t),
-     lambda t: 666.0 * t - 13002.0 * np.log(738.0 - t)),
-    (735.0, 900.0,
-     lambda t: 545.0 + 17820.0 / (t - 731.0),
-     lambda t: 545.0 * t + 17820.0 * np.log(t - 731.0)),
+    (
+        20.0,
+        600.0,
+        lambda t: 425.0 + 7.73e-1 * t - 1.69e-3 * t**2 + 2.22e-6 * t**3,
+        lambda t: 425.0 * t + 7.73e-1 / 2 * t**2 - 1.69e-3 / 3 * t**3 + 2.22e-6 / 4 * t**4,
+    ),
+    (
+        600.0,
+        735.0,
+        lambda t: 666.0 + 13002.0 / (738.0 - t),
+        lambda t: 666.0 * t - 13002.0 * np.log(738.0 - t),
+    ),
+    (
+        735.0,
+        900.0,
+        lambda t: 545.0 + 17820.0 / (t - 731.0),
+        lambda t: 545.0 * t + 17820.0 * np.log(t - 731.0),
+    ),
     (900.0, 1200.0, lambda t: 650.0 + 0.0 * t, lambda t: 650.0 * t),
 )
 # Conductivity branches: (start, end, k(θ), ∫k dθ primitive).
@@ -65,7 +74,9 @@ def _integral(theta: ArrayLike, branches) -> Array:
         out = out + prim(np.clip(theta, lo, hi)) - prim(lo)
     f_lo = branches[0][2](THETA_MIN)
     f_hi = branches[-1][2](THETA_MAX)
-    out = out + f_lo * np.minimum(theta - THETA_MIN, 0.0) + f_hi * np.maximum(theta - THETA_MAX, 0.0)
+    out = (
+        out + f_lo * np.minimum(theta - THETA_MIN, 0.0) + f_hi * np.maximum(theta - THETA_MAX, 0.0)
+    )
     return out
 
 

@@ -45,6 +45,8 @@ class Trajectory:
         boundary_heat: heat that entered per face group during each save interval,
             [n_save, n_faces]; J for 3D, J/m for 2D, J/m^2 for 1D.
         enthalpy: total enthalpy content at the save times (same units as boundary_heat).
+        residual: largest unconverged implicit residual dt |R| / C during each save interval, K
+            ([n_save]; zero for 1D and explicit runs, whose update is conservative by form).
         finite: False if any temperature became NaN or inf.
     """
 
@@ -55,6 +57,7 @@ class Trajectory:
     heat_flux: Array
     boundary_heat: Array
     enthalpy: Array
+    residual: Array
     finite: Array
 
 
@@ -102,21 +105,25 @@ def advance(state: SolverState, scenario: Scenario, dt: Array, n_save: int, save
     """Run ``n_save * save_every`` steps of size ``dt`` (s); record after every ``save_every``.
 
     Returns the final state and the records (arrays with a leading axis of ``n_save``) plus
-    ``boundary_heat`` per save interval. Not jitted: wrap it (``solve`` does).
+    ``boundary_heat`` and ``residual`` per save interval. Not jitted: wrap it (``solve`` does).
     """
     grid, material, boundary = scenario.grid, scenario.material, scenario.boundary
     dt = jnp.asarray(dt, state.T.dtype)
 
-    def one(carry: tuple[SolverState, Array], _: None) -> tuple[tuple[SolverState, Array], None]:
-        s, acc = carry
-        H, T, bal, heat = step(s.H, s.T, s.balance, s.t, dt, grid, material, boundary, scheme)
-        return (SolverState(s.t + dt, H, T, bal), acc + heat), None
+    Carry = tuple[SolverState, Array, Array]
+
+    def one(carry: Carry, _: None) -> tuple[Carry, None]:
+        s, acc, res = carry
+        H, T, bal, heat, r = step(s.H, s.T, s.balance, s.t, dt, grid, material, boundary, scheme)
+        return (SolverState(s.t + dt, H, T, bal), acc + heat, jnp.maximum(res, r)), None
 
     def save(s: SolverState, _: None) -> tuple[SolverState, dict[str, Array]]:
         zero = jnp.zeros((boundary.n_faces,), state.T.dtype)
-        (s, heat), _ = jax.lax.scan(one, (s, zero), None, length=save_every)
+        init = (s, zero, jnp.zeros((), state.T.dtype))
+        (s, heat, res), _ = jax.lax.scan(one, init, None, length=save_every)
         rec = _record(s, scenario)
         rec["boundary_heat"] = heat
+        rec["residual"] = res
         return s, rec
 
     return jax.lax.scan(save, state, None, length=n_save)
@@ -134,6 +141,7 @@ def _assemble(scenario: Scenario, state0: SolverState,
         heat_flux=cat["heat_flux"],
         boundary_heat=records["boundary_heat"],
         enthalpy=cat["enthalpy"],
+        residual=records["residual"],
         finite=jnp.all(jnp.isfinite(cat["temperature"])),
     )
 

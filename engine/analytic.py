@@ -74,7 +74,7 @@ def plane_wall_roots(biot: float, n_terms: int) -> Array:
 
 
 def _wall_coefficients(biot: float, n_terms: int) -> tuple[Array, Array]:
-    zeta = _roots_cached(float(biot), int(n_terms))
+    zeta = plane_wall_roots(biot, n_terms)
     return zeta, 4.0 * np.sin(zeta) / (2.0 * zeta + np.sin(2.0 * zeta))
 
 
@@ -109,12 +109,13 @@ def plane_wall_theta(
         θ* with the broadcast shape of `x` and `t`.
     """
     zeta, cn = _wall_coefficients(h * half_thickness / k, n_terms)
-    xs, fo = np.broadcast_arrays(np.asarray(x, dtype=np.float64) / half_thickness,
-                                 _fourier(t, alpha, half_thickness))
+    xs, fo = np.broadcast_arrays(
+        np.asarray(x, dtype=np.float64) / half_thickness, _fourier(t, alpha, half_thickness)
+    )
     if fo.size > 1 and np.all(fo == fo.flat[0]):
         # One time: evaluate the series once per distinct position only.
         uniq, inverse = np.unique(xs, return_inverse=True)
-        vals = np.cos(np.multiply.outer(uniq, zeta)) @ (cn * np.exp(-zeta**2 * fo.flat[0]))
+        vals = np.cos(np.multiply.outer(uniq, zeta)) @ (cn * np.exp(-(zeta**2) * fo.flat[0]))
         return vals[inverse].reshape(xs.shape)
     terms = cn * np.exp(-(zeta**2) * fo[..., None]) * np.cos(zeta * xs[..., None])
     return terms.sum(axis=-1)
@@ -183,8 +184,7 @@ def brick_theta(
     return _product_theta((x, y, z), t, half_widths, alpha, h, k, n_terms)
 
 
-def semi_infinite_convection(x: ArrayLike, t: ArrayLike, alpha: float, h: float,
-                             k: float) -> Array:
+def semi_infinite_convection(x: ArrayLike, t: ArrayLike, alpha: float, h: float, k: float) -> Array:
     """(T − Tᵢ)/(T∞ − Tᵢ) in a semi-infinite solid with surface convection (Incropera eq. 5.60).
 
     erfc(η) − exp(hx/k + h²αt/k²) erfc(η + β) with η = x/(2√(αt)), β = h√(αt)/k; the second

@@ -29,8 +29,10 @@ def test_roots_satisfy_eigen_equation(biot):
     # is measured against the size of the terms, max(Bi, ζ).
     assert np.all(residual <= 1e-12 * np.maximum(biot, zeta))
     # Independent bracketed solver (Brent) on ζ sin ζ − Bi cos ζ.
-    ref = [brentq(lambda z: z * np.sin(z) - biot * np.cos(z), a, a + np.pi / 2, xtol=1e-300)
-           for a in n[:20] * np.pi]
+    ref = [
+        brentq(lambda z: z * np.sin(z) - biot * np.cos(z), a, a + np.pi / 2, xtol=1e-300)
+        for a in n[:20] * np.pi
+    ]
     np.testing.assert_allclose(zeta[:20], ref, rtol=1e-14)
 
 
@@ -113,9 +115,11 @@ def test_product_solutions_are_symmetric():
     z = np.linspace(-lz, lz, 3)[None, None, :]
     hs = (150.0, 80.0, 300.0)
     brick = analytic.brick_theta(x[..., None], y[..., None], z, t, (lx, ly, lz), alpha, hs, k)
-    product = (analytic.plane_wall_theta(x[..., None], t, lx, alpha, hs[0], k)
-               * analytic.plane_wall_theta(y[..., None], t, ly, alpha, hs[1], k)
-               * analytic.plane_wall_theta(z, t, lz, alpha, hs[2], k))
+    product = (
+        analytic.plane_wall_theta(x[..., None], t, lx, alpha, hs[0], k)
+        * analytic.plane_wall_theta(y[..., None], t, ly, alpha, hs[1], k)
+        * analytic.plane_wall_theta(z, t, lz, alpha, hs[2], k)
+    )
     np.testing.assert_allclose(brick, product, rtol=1e-14)
     np.testing.assert_allclose(brick, brick[::-1, ::-1, ::-1], rtol=1e-14)
     assert np.all((brick > 0) & (brick < 1))
@@ -148,13 +152,21 @@ def test_lumped_radiation_time_matches_ode(t_initial, t_sur):
     def rhs(_, temp):
         return -eps * area * sigma * (temp**4 - t_sur**4) / (rho * volume * c)
 
-    sol = solve_ivp(rhs, (0.0, times[-1]), [t_initial], method="DOP853", t_eval=times,
-                    rtol=1e-12, atol=1e-12)
+    sol = solve_ivp(
+        rhs, (0.0, times[-1]), [t_initial], method="DOP853", t_eval=times, rtol=1e-12, atol=1e-12
+    )
     np.testing.assert_allclose(sol.y[0], targets, rtol=1e-6)
     # And the time at which the ODE reaches the last target, from an event.
     event = lambda _, temp: temp[0] - targets[-1]  # noqa: E731
-    sol = solve_ivp(rhs, (0.0, 2 * times[-1]), [t_initial], method="DOP853", events=event,
-                    rtol=1e-12, atol=1e-12)
+    sol = solve_ivp(
+        rhs,
+        (0.0, 2 * times[-1]),
+        [t_initial],
+        method="DOP853",
+        events=event,
+        rtol=1e-12,
+        atol=1e-12,
+    )
     np.testing.assert_allclose(sol.t_events[0][0], times[-1], rtol=1e-6)
 
 
