@@ -29,8 +29,8 @@ from ._geometry import (
 )
 from ._material import T_REF, AbstractMaterial, ConstantMaterial, TabulatedMaterial
 from ._schemes import EXPLICIT, Scheme, backward_euler, crank_nicolson
-from ._solve import Scenario, SolverState, Trajectory, advance, initial_state, solve, total_enthalpy
 from ._simulate import SCHEMES, SolverSettings, plan_steps, resolve_scheme, simulate
+from ._solve import Scenario, SolverState, Trajectory, advance, initial_state, solve, total_enthalpy
 from ._stability import check_scenario, stable_time_step, temperature_envelope
 from ._steels import (
     MATERIALS,
@@ -42,13 +42,54 @@ from ._steels import (
 )
 
 __all__ = [
-    "EXPLICIT", "FACE_NAMES", "SCHEMES", "SolverSettings", "check_scenario", "plan_steps",
-    "resolve_scheme", "simulate", "stable_time_step", "temperature_envelope", "MATERIALS", "STEFAN_BOLTZMANN", "T_REF", "AbstractMaterial",
-    "Balance", "Boundary", "ConfigError", "ConstantMaterial", "FaceSpec", "FaceValues",
-    "FurnaceZone", "Grid", "Scenario", "Scheme", "SolverState", "TabulatedMaterial",
-    "Trajectory", "advance", "backward_euler", "box_grid", "carbon_steel", "constant_boundary",
-    "constant_material", "crank_nicolson", "face_flux", "furnace_boundary", "h_beam_mask",
-    "heat_balance", "initial_state", "make_material", "mask_from_file", "mask_grid",
-    "material_from_table", "rectangle_mask", "round_bar_mask", "schedule_boundary",
-    "slab_grid", "solve", "stainless_steel", "total_enthalpy",
+    "EXPLICIT",
+    "FACE_NAMES",
+    "MATERIALS",
+    "SCHEMES",
+    "STEFAN_BOLTZMANN",
+    "T_REF",
+    "AbstractMaterial",
+    "Balance",
+    "Boundary",
+    "ConfigError",
+    "ConstantMaterial",
+    "FaceSpec",
+    "FaceValues",
+    "FurnaceZone",
+    "Grid",
+    "Scenario",
+    "Scheme",
+    "SolverSettings",
+    "SolverState",
+    "TabulatedMaterial",
+    "Trajectory",
+    "advance",
+    "backward_euler",
+    "box_grid",
+    "carbon_steel",
+    "check_scenario",
+    "constant_boundary",
+    "constant_material",
+    "crank_nicolson",
+    "face_flux",
+    "furnace_boundary",
+    "h_beam_mask",
+    "heat_balance",
+    "initial_state",
+    "make_material",
+    "mask_from_file",
+    "mask_grid",
+    "material_from_table",
+    "plan_steps",
+    "rectangle_mask",
+    "resolve_scheme",
+    "round_bar_mask",
+    "schedule_boundary",
+    "simulate",
+    "slab_grid",
+    "solve",
+    "stable_time_step",
+    "stainless_steel",
+    "temperature_envelope",
+    "total_enthalpy",
 ]

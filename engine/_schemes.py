@@ -98,18 +98,18 @@ def _implicit_correction(residual: Array, capacity: Array, balance: Balance, dt:
     return z
 
 
-def step(H: Array, T: Array, prev: Balance, t: Array, dt: Array, grid: Grid,
-         material: AbstractMaterial, boundary: Boundary,
-         scheme: Scheme) -> tuple[Array, Array, Balance, Array, Array]:
-    """Advance one step from (H^n, T^n) at time t with balance ``prev`` = D(T^n, t^n).
+def step(H: Array, T: Array, t: Array, dt: Array, grid: Grid, material: AbstractMaterial,
+         boundary: Boundary, scheme: Scheme) -> tuple[Array, Array, Array, Array]:
+    """Advance one step of ``dt`` seconds from (H^n, T^n) at time ``t``.
 
-    Returns H^{n+1}, T^{n+1}, the balance at the last iterate (reused as D^n next step), the
-    heat entering per face group during the step (J, per unit length/area in 2D/1D), and the
-    unconverged residual dt |R| / C in K (zero where the update is conservative by form).
+    Returns H^{n+1}, T^{n+1}, the heat entering per face group during the step (J; per metre
+    in 2D, per m^2 in 1D), and the unconverged residual dt |R| / C in K (zero where the update
+    is conservative by form: explicit, and implicit 1D).
     """
     theta = scheme.theta
+    prev = heat_balance(T, grid, material, boundary.at(t), boundary.fixed)
+    zero = jnp.zeros((), T.dtype)
     if scheme.explicit:
-        new_balance = prev
         gain = prev.divergence
         heat = dt * prev.heat_rate
     else:
@@ -124,7 +124,6 @@ def step(H: Array, T: Array, prev: Balance, t: Array, dt: Array, grid: Grid,
             C = material.chord_capacity(Tk, T)
             Tk = Tk + _implicit_correction(R, C, bal, dt, theta)
             bal = heat_balance(Tk, grid, material, faces, boundary.fixed)
-        new_balance = bal
         gain = theta * bal.divergence + (1.0 - theta) * prev.divergence
         heat = dt * (theta * bal.heat_rate + (1.0 - theta) * prev.heat_rate)
         if grid.ndim > 1:
@@ -132,12 +131,9 @@ def step(H: Array, T: Array, prev: Balance, t: Array, dt: Array, grid: Grid,
             if grid.mask is not None:
                 H_new = jnp.where(grid.mask, H_new, H)
             residual = jnp.max(jnp.abs(H_new - H - dt * gain) / material.capacity(Tk))
-            return H_new, Tk, bal, heat, residual
+            return H_new, Tk, heat, residual
     H_new = H + dt * gain
     T_new = material.temperature(H_new)
     if grid.mask is not None:
         T_new = jnp.where(grid.mask, T_new, T)
-    if scheme.explicit or not material.is_linear:
-        # The balance must belong to the state actually carried forward.
-        new_balance = heat_balance(T_new, grid, material, boundary.at(t + dt), boundary.fixed)
-    return H_new, T_new, new_balance, heat, jnp.zeros((), T.dtype)
+    return H_new, T_new, heat, zero

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jax import Array
 
-from ._balance import Balance, heat_balance
+from ._balance import heat_balance
 from ._boundary import Boundary
 from ._geometry import Grid
 from ._material import AbstractMaterial
@@ -63,12 +63,15 @@ class Trajectory:
 
 @pytree_dataclass
 class SolverState:
-    """What the time loop carries (exposed so long runs can be continued in chunks)."""
+    """What the time loop carries (exposed so long runs can be continued in chunks).
+
+    Only the fields: the heat balance is recomputed from T inside each step, which costs a
+    stencil evaluation but keeps the loop's memory traffic at two arrays per cell.
+    """
 
     t: Array
     H: Array
     T: Array
-    balance: Balance
 
 
 def total_enthalpy(H: Array, grid: Grid) -> Array:
@@ -83,18 +86,17 @@ def initial_state(scenario: Scenario, t0: Array | float = 0.0) -> SolverState:
     T0 = jnp.broadcast_to(scenario.initial_temperature, scenario.grid.shape)
     T0 = T0.astype(scenario.grid.spacing.dtype)
     t0 = jnp.asarray(t0, T0.dtype)
-    bal = heat_balance(T0, scenario.grid, scenario.material, scenario.boundary.at(t0),
-                       scenario.boundary.fixed)
-    return SolverState(t0, scenario.material.enthalpy(T0), T0, bal)
+    return SolverState(t0, scenario.material.enthalpy(T0), T0)
 
 
 def _record(state: SolverState, scenario: Scenario) -> dict[str, Array]:
-    bal = state.balance
+    faces = scenario.boundary.at(state.t)
+    bal = heat_balance(state.T, scenario.grid, scenario.material, faces, scenario.boundary.fixed)
     return {
         "times": state.t,
         "temperature": state.T,
         "surface_temperature": bal.surface_temperature,
-        "gas_temperature": scenario.boundary.at(state.t).gas_temperature,
+        "gas_temperature": faces.gas_temperature,
         "heat_flux": bal.heat_rate / jnp.maximum(bal.face_area, 1e-300),
         "enthalpy": total_enthalpy(state.H, scenario.grid),
     }
@@ -114,8 +116,8 @@ def advance(state: SolverState, scenario: Scenario, dt: Array, n_save: int, save
 
     def one(carry: Carry, _: None) -> tuple[Carry, None]:
         s, acc, res = carry
-        H, T, bal, heat, r = step(s.H, s.T, s.balance, s.t, dt, grid, material, boundary, scheme)
-        return (SolverState(s.t + dt, H, T, bal), acc + heat, jnp.maximum(res, r)), None
+        H, T, heat, r = step(s.H, s.T, s.t, dt, grid, material, boundary, scheme)
+        return (SolverState(s.t + dt, H, T), acc + heat, jnp.maximum(res, r)), None
 
     def save(s: SolverState, _: None) -> tuple[SolverState, dict[str, Array]]:
         zero = jnp.zeros((boundary.n_faces,), state.T.dtype)

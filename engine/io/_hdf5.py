@@ -1,0 +1,204 @@
+"""The result file: a self-describing HDF5 layout for one simulated trajectory.
+
+Layout (schema ``steeltwin.result``, version 1; every dataset carries a ``units`` attribute):
+
+====================  ====================  =====================================================
+name                  shape                 contents
+====================  ====================  =====================================================
+times                 [n_t]                 save times, s
+coordinates/x, y, z   [n_axis]              cell centres from the grid's minus edge, m
+cell_size             [ndim]                cell size per axis, m
+mask                  [*shape]              True for metal cells (all True for a plain box)
+temperature           [n_t, *shape]         field, K (chunked per time, gzip); non-metal cells
+                                            hold meaningless values: use ``mask``
+surface_temperature   [n_t, n_faces]        mean face temperature per face group, K
+gas_temperature       [n_t, n_faces]        gas / ambient / fixed temperature per face group, K
+heat_flux             [n_t, n_faces]        mean heat flux into the metal, W/m^2
+boundary_heat         [n_t - 1, n_faces]    heat in per face group per save interval
+enthalpy              [n_t]                 total enthalpy relative to 20 degC
+face_area             [n_faces]             area of each face group
+config                scalar string         the resolved run config, YAML
+summary (group)       attributes            summary scalars (see ``engine.apps``)
+====================  ====================  =====================================================
+
+Heat, enthalpy and area are per the grid's dimension: J, J and m^2 for 3D; J/m, J/m and m (per
+metre of length) for 2D; J/m^2, J/m^2 and 1 (per m^2 of slab) for 1D. Face-group datasets carry
+the attribute ``faces`` (names, e.g. bottom, top) and ``gas_temperature`` carries ``face_kinds``.
+Axes: the last axis is vertical (1D: x runs up through the slab thickness).
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import jax.numpy as jnp
+import numpy as np
+import yaml
+
+from engine import Scenario, Trajectory, heat_balance
+
+SCHEMA = "steeltwin.result"
+SCHEMA_VERSION = 1
+AXES = ("x", "y", "z")
+_HEAT_UNITS = {1: ("J/m^2", "1"), 2: ("J/m", "m"), 3: ("J", "m^2")}
+_FACE_DATASETS = ("surface_temperature", "gas_temperature", "heat_flux", "boundary_heat")
+
+
+def code_version() -> str:
+    try:
+        return importlib.metadata.version("steeltwin")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def face_kinds(scenario: Scenario) -> list[str]:
+    """Per face group: fixed, adiabatic, flux or exchange (convection and/or radiation)."""
+    b = scenario.boundary
+    h, phi, q = (np.asarray(v) for v in (b.h, b.exchange_factor, b.heat_flux))
+    kinds = []
+    for f, fixed in enumerate(b.fixed):
+        if fixed:
+            kinds.append("fixed")
+        elif np.any(h[f] > 0) or np.any(phi[f] > 0):
+            kinds.append("exchange")
+        else:
+            kinds.append("flux" if np.any(q[f] != 0) else "adiabatic")
+    return kinds
+
+
+def result_arrays(trajectory: Trajectory, scenario: Scenario) -> dict[str, Any]:
+    """The result as NumPy arrays in the layout :func:`read_result` returns (no file)."""
+    grid = scenario.grid
+    dtype = grid.spacing.dtype
+    mask = np.ones(grid.shape, bool) if grid.mask is None else np.asarray(grid.mask, bool)
+    T0 = jnp.broadcast_to(scenario.initial_temperature, grid.shape).astype(dtype)
+    faces0 = scenario.boundary.at(jnp.zeros((), dtype))
+    area = heat_balance(T0, grid, scenario.material, faces0, scenario.boundary.fixed).face_area
+    spacing = np.asarray(grid.spacing)
+    heat_unit, area_unit = _HEAT_UNITS[grid.ndim]
+    out: dict[str, Any] = {
+        "times": np.asarray(trajectory.times),
+        "coordinates": {AXES[a]: (np.arange(n) + 0.5) * spacing[a]
+                        for a, n in enumerate(grid.shape)},
+        "cell_size": spacing,
+        "mask": mask,
+        "face_area": np.asarray(area),
+        "faces": list(grid.face_names),
+        "face_kinds": face_kinds(scenario),
+    }
+    for name in ("temperature", "enthalpy", *_FACE_DATASETS):
+        out[name] = np.asarray(getattr(trajectory, name))
+    out["units"] = {
+        "times": "s", "cell_size": "m", "mask": "1", "temperature": "K",
+        "surface_temperature": "K", "gas_temperature": "K", "heat_flux": "W/m^2",
+        "boundary_heat": heat_unit, "enthalpy": heat_unit, "face_area": area_unit,
+        **{f"coordinates/{a}": "m" for a in out["coordinates"]},
+    }
+    return out
+
+
+def write_result(path: str | os.PathLike[str], trajectory: Trajectory, scenario: Scenario,
+                 cfg_resolved: Mapping[str, Any], summary: Mapping[str, Any]) -> Path:
+    """Write one run atomically (a temporary file in the same folder, then ``os.replace``).
+
+    Args:
+        path: the ``.h5`` file to create or replace.
+        trajectory, scenario: the run.
+        cfg_resolved: the resolved config as plain values (stored as YAML).
+        summary: scalars (numbers, strings, booleans) stored as attributes of ``summary``.
+    """
+    path = Path(path)
+    arrays = result_arrays(trajectory, scenario)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with h5py.File(tmp, "w") as f:
+            f.attrs.update({
+                "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
+                "code_version": code_version(),
+                "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                "ndim": len(arrays["mask"].shape), "dtype": str(arrays["temperature"].dtype),
+            })
+            units = arrays["units"]
+            for name in ("times", "cell_size", "mask", "face_area", "enthalpy", *_FACE_DATASETS):
+                f.create_dataset(name, data=arrays[name])
+            for axis, x in arrays["coordinates"].items():
+                f.create_dataset(f"coordinates/{axis}", data=x)
+            T = arrays["temperature"]
+            f.create_dataset("temperature", data=T, chunks=(1, *T.shape[1:]),
+                             compression="gzip", compression_opts=4, shuffle=True)
+            for name, unit in units.items():
+                f[name].attrs["units"] = unit
+            for name in (*_FACE_DATASETS, "face_area"):
+                f[name].attrs["faces"] = _strings(arrays["faces"])
+            f["gas_temperature"].attrs["face_kinds"] = _strings(arrays["face_kinds"])
+            f["mask"].attrs["description"] = "True where the cell is metal"
+            f["coordinates"].attrs["description"] = "cell centres; the last axis is vertical"
+            cfg = f.create_dataset("config", data=yaml.safe_dump(dict(cfg_resolved),
+                                                                 sort_keys=False),
+                                   dtype=h5py.string_dtype())
+            cfg.attrs["units"] = ""
+            cfg.attrs["format"] = "yaml"
+            group = f.create_group("summary")
+            group.attrs.update({k: v for k, v in summary.items() if v is not None})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _strings(values: list[str]) -> np.ndarray:
+    return np.array(values, dtype=h5py.string_dtype())
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OS":
+        return [_text(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a result file into NumPy arrays and plain values.
+
+    Returns a dict with the datasets by name (``coordinates`` as a dict of axes), ``faces``,
+    ``face_kinds``, ``units`` (dataset path -> unit), ``config`` (dict), ``config_yaml``,
+    ``summary`` (dict) and ``attrs`` (the file's attributes).
+
+    Raises:
+        ValueError: the file is not a steeltwin result or has a newer schema version.
+    """
+    with h5py.File(path, "r") as f:
+        attrs = {k: _text(v) for k, v in f.attrs.items()}
+        if attrs.get("schema") != SCHEMA:
+            raise ValueError(f"{os.fspath(path)!r} is not a {SCHEMA} file "
+                             f"(schema={attrs.get('schema')!r})")
+        if int(attrs.get("schema_version", 0)) > SCHEMA_VERSION:
+            raise ValueError(f"{os.fspath(path)!r} has schema_version "
+                             f"{attrs['schema_version']}; this code reads up to "
+                             f"{SCHEMA_VERSION}: upgrade steeltwin")
+        out: dict[str, Any] = {"attrs": attrs, "units": {}}
+
+        def visit(name: str, node: Any) -> None:
+            if isinstance(node, h5py.Dataset) and name != "config":
+                out["units"][name] = _text(node.attrs.get("units"))
+
+        f.visititems(visit)
+        for name in ("times", "cell_size", "mask", "face_area", "temperature", "enthalpy",
+                     *_FACE_DATASETS):
+            out[name] = f[name][()]
+        out["coordinates"] = {a: f[f"coordinates/{a}"][()] for a in f["coordinates"]}
+        out["faces"] = _text(f["surface_temperature"].attrs["faces"])
+        out["face_kinds"] = _text(f["gas_temperature"].attrs["face_kinds"])
+        out["config_yaml"] = f["config"].asstr()[()]
+        out["config"] = yaml.safe_load(out["config_yaml"])
+        out["summary"] = {k: _text(v) for k, v in f["summary"].attrs.items()}
+    return out
