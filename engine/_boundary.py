@@ -64,15 +64,23 @@ class Boundary:
     def n_faces(self) -> int:
         return len(self.fixed)
 
-    def at(self, t: Array) -> FaceValues:
-        """Values at time ``t`` (s), linearly interpolated between knots."""
+    def at(self, t: Array, limit: str = "right") -> FaceValues:
+        """Values at time ``t`` (s), linearly interpolated between knots.
+
+        At a step change (two knots at one time) ``limit="right"`` gives the value after the
+        step and ``"left"`` the value before it; time schemes use the right limit at the start
+        of a step and the left limit at its end, so a zone change that falls on a step
+        boundary is integrated exactly instead of smearing half a step of the new zone into
+        the old one.
+        """
         times = self.times
         m = times.shape[-1]
         if m == 1:
             w0, i = jnp.zeros((), times.dtype), jnp.zeros((), jnp.int32)
             pick = lambda v: v[:, 0]  # noqa: E731
         else:
-            i = jnp.clip(jnp.searchsorted(times, t, side="right") - 1, 0, m - 2)
+            side = "right" if limit == "right" else "left"
+            i = jnp.clip(jnp.searchsorted(times, t, side=side) - 1, 0, m - 2)
             t0, t1 = times[i], times[i + 1]
             span = t1 - t0
             w0 = jnp.where(span > 0, jnp.clip((t - t0) / jnp.where(span > 0, span, 1.0), 0, 1),

@@ -89,8 +89,9 @@ def initial_state(scenario: Scenario, t0: Array | float = 0.0) -> SolverState:
     return SolverState(t0, scenario.material.enthalpy(T0), T0)
 
 
-def _record(state: SolverState, scenario: Scenario) -> dict[str, Array]:
-    faces = scenario.boundary.at(state.t)
+def _record(state: SolverState, scenario: Scenario, limit: str = "left") -> dict[str, Array]:
+    # Saved boundary values are those the step ending at the save time saw (left limit).
+    faces = scenario.boundary.at(state.t, limit=limit)
     bal = heat_balance(state.T, scenario.grid, scenario.material, faces, scenario.boundary.fixed)
     return {
         "times": state.t,
@@ -133,7 +134,7 @@ def advance(state: SolverState, scenario: Scenario, dt: Array, n_save: int, save
 
 def _assemble(scenario: Scenario, state0: SolverState,
               records: dict[str, Array]) -> Trajectory:
-    first = _record(state0, scenario)
+    first = _record(state0, scenario, limit="right")
     cat = {k: jnp.concatenate([first[k][None], records[k]]) for k in first}
     return Trajectory(
         times=cat["times"],

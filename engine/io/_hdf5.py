@@ -16,6 +16,8 @@ gas_temperature       [n_t, n_faces]        gas / ambient / fixed temperature pe
 heat_flux             [n_t, n_faces]        mean heat flux into the metal, W/m^2
 boundary_heat         [n_t - 1, n_faces]    heat in per face group per save interval
 enthalpy              [n_t]                 total enthalpy relative to 20 degC
+residual              [n_t - 1]             largest unconverged implicit residual per save
+                                            interval, K (0 for 1D and explicit runs)
 face_area             [n_faces]             area of each face group
 config                scalar string         the resolved run config, YAML
 summary (group)       attributes            summary scalars (see ``engine.apps``)
@@ -92,12 +94,13 @@ def result_arrays(trajectory: Trajectory, scenario: Scenario) -> dict[str, Any]:
         "faces": list(grid.face_names),
         "face_kinds": face_kinds(scenario),
     }
-    for name in ("temperature", "enthalpy", *_FACE_DATASETS):
+    for name in ("temperature", "enthalpy", "residual", *_FACE_DATASETS):
         out[name] = np.asarray(getattr(trajectory, name))
     out["units"] = {
         "times": "s", "cell_size": "m", "mask": "1", "temperature": "K",
         "surface_temperature": "K", "gas_temperature": "K", "heat_flux": "W/m^2",
         "boundary_heat": heat_unit, "enthalpy": heat_unit, "face_area": area_unit,
+        "residual": "K",
         **{f"coordinates/{a}": "m" for a in out["coordinates"]},
     }
     return out
@@ -125,7 +128,8 @@ def write_result(path: str | os.PathLike[str], trajectory: Trajectory, scenario:
                 "ndim": len(arrays["mask"].shape), "dtype": str(arrays["temperature"].dtype),
             })
             units = arrays["units"]
-            for name in ("times", "cell_size", "mask", "face_area", "enthalpy", *_FACE_DATASETS):
+            for name in ("times", "cell_size", "mask", "face_area", "enthalpy", "residual",
+                         *_FACE_DATASETS):
                 f.create_dataset(name, data=arrays[name])
             for axis, x in arrays["coordinates"].items():
                 f.create_dataset(f"coordinates/{axis}", data=x)
@@ -193,7 +197,7 @@ def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
 
         f.visititems(visit)
         for name in ("times", "cell_size", "mask", "face_area", "temperature", "enthalpy",
-                     *_FACE_DATASETS):
+                     "residual", *_FACE_DATASETS):
             out[name] = f[name][()]
         out["coordinates"] = {a: f[f"coordinates/{a}"][()] for a in f["coordinates"]}
         out["faces"] = _text(f["surface_temperature"].attrs["faces"])

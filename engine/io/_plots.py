@@ -1,0 +1,141 @@
+"""Plots of a result (matplotlib, no pyplot state: works headless and in threads).
+
+- ``temperatures.png``: gas, top and bottom surface, mean and centre temperature against time
+  (h, degC), and below it the surface - centre difference and the field's spread (K).
+- ``field.png`` (2D/3D): the field at three times (the last is the discharge / end) with
+  non-metal cells blank; 3D shows the vertical mid-plane (x, z) at the middle of y.
+All functions take the mapping of :func:`engine.io.read_result` (or ``result_arrays``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ._series import centre_cells, series
+
+KELVIN = 273.15
+
+
+def plot_temperatures(result: Mapping[str, Any], path: str | os.PathLike[str],
+                      title: str = "", gas_label: str = "gas / ambient",
+                      zones: Sequence[tuple[str, float, float]] = ()) -> Path:
+    """Temperature histories (degC) against time (h); returns the PNG path.
+
+    Args:
+        result: the mapping of :func:`engine.io.read_result`.
+        path: PNG to write.
+        title: figure title.
+        gas_label: legend label of the gas temperature of exchange faces.
+        zones: optional furnace zones as (name, start s, end s), marked along the top.
+    """
+    s = series(result)
+    t = s["times_h"]
+    kinds = dict(zip(result["faces"], result["face_kinds"], strict=True))
+    fig = Figure(figsize=(9.0, 7.0), layout="constrained")
+    ax, ax2 = fig.subplots(2, 1, sharex=True, height_ratios=(3.0, 1.4))
+    shown: list[np.ndarray] = []
+    for name, gas in s["gas"].items():
+        if kinds[name] not in ("exchange", "fixed") or any(np.array_equal(gas, g) for g in shown):
+            continue
+        same = [n for n, g in s["gas"].items() if np.array_equal(g, gas) and kinds[n] == kinds[name]]
+        label = gas_label if kinds[name] == "exchange" else "fixed surface"
+        if len(same) < len(s["gas"]):
+            label += f" ({', '.join(same)})"
+        ax.plot(t, gas - KELVIN, color="firebrick", ls="--", lw=1.4, alpha=0.8 if shown else 1.0,
+                label=label)
+        shown.append(gas)
+    lines = [("top surface", s["faces"].get("top"), "darkorange", "-"),
+             ("bottom surface", s["faces"].get("bottom"), "royalblue", "-"),
+             ("mean", s["mean"], "seagreen", "-"),
+             ("centre", s["centre"], "black", "-.")]
+    for label, y, colour, ls in lines:
+        if y is not None:
+            ax.plot(t, y - KELVIN, color=colour, ls=ls, lw=1.8,
+                    label=f"{label}: {y[-1] - KELVIN:.0f} °C at end")
+    for i, (zone, start, _end) in enumerate(zones):
+        if i:
+            ax.axvline(start / 3600.0, color="gray", lw=0.6, ls=":")
+        ax.annotate(zone, (start / 3600.0, 1.0), xycoords=("data", "axes fraction"),
+                    xytext=(3, -12), textcoords="offset points", fontsize=8, color="dimgray")
+    ax.set_ylabel("temperature (°C)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=9)
+    if title:
+        ax.set_title(title, fontsize=10)
+    diff = s["surface"] - s["centre"]
+    k = int(np.argmax(np.abs(diff)))
+    ax2.plot(t, diff, color="darkorange", lw=1.6, label="surface (mean of faces) − centre")
+    ax2.plot(t, s["max"] - s["min"], color="slategray", lw=1.6, label="max − min of the field")
+    ax2.plot(t[k], diff[k], "o", color="darkorange")
+    ax2.annotate(f"{diff[k]:+.0f} K at {t[k]:.2f} h", (t[k], diff[k]), xytext=(6, 4),
+                 textcoords="offset points", fontsize=9)
+    ax2.axhline(0.0, color="black", lw=0.6)
+    ax2.set_ylabel("difference (K)")
+    ax2.set_xlabel("time (h)")
+    ax2.set_xlim(t[0], t[-1])
+    ax2.grid(alpha=0.3)
+    ax2.legend(loc="best", fontsize=9)
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def _section(result: Mapping[str, Any], index: int) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """2D slice of field ``index`` (K), its mask, and the axis names (3D: the y mid-plane)."""
+    T = np.asarray(result["temperature"][index], np.float64)
+    mask = np.asarray(result["mask"], bool)
+    if T.ndim == 3:
+        j = T.shape[1] // 2
+        return T[:, j, :], mask[:, j, :], "x", "z"
+    return T, mask, "x", "y"
+
+
+def plot_field(result: Mapping[str, Any], path: str | os.PathLike[str], title: str = "",
+               n_snapshots: int = 3) -> Path:
+    """Snapshots of a 2D field (3D: mid-plane) in degC, the last at the end of the run."""
+    times = np.asarray(result["times"])
+    n_t = len(times)
+    picks = sorted({min(n_t - 1, round(f * (n_t - 1))) for f in
+                    np.linspace(1.0 / n_snapshots, 1.0, n_snapshots)})
+    spacing = np.asarray(result["cell_size"]) * 1e3
+    mask3 = np.asarray(result["mask"], bool)
+    centre = centre_cells(mask3, np.asarray(result["cell_size"]))
+    fig = Figure(figsize=(4.3 * len(picks), 4.4), layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, len(picks)))
+    for ax, i in zip(axes, picks, strict=True):
+        T, mask, xa, ya = _section(result, i)
+        a0, a1 = (0, 2) if T.ndim == 2 and mask3.ndim == 3 else (0, 1)
+        field = np.ma.masked_where(~mask, T - KELVIN)
+        extent = (0.0, T.shape[0] * spacing[a0], 0.0, T.shape[1] * spacing[a1])
+        im = ax.imshow(field.T, origin="lower", extent=extent, cmap="inferno",
+                       interpolation="nearest")
+        if mask3.ndim == 2:
+            cx, cy = np.nonzero(centre)
+            ax.plot((cx + 0.5) * spacing[0], (cy + 0.5) * spacing[1], "+", color="cyan", ms=6)
+        ax.set_title(f"t = {times[i] / 3600:.2f} h: {field.min():.0f}–{field.max():.0f} °C",
+                     fontsize=10)
+        ax.set_xlabel(f"{xa} (mm)")
+        ax.set_ylabel(f"{ya} (mm)")
+        fig.colorbar(im, ax=ax, shrink=0.85, label="°C")
+    if title:
+        fig.suptitle(title + (" — mid-plane y" if mask3.ndim == 3 else ""), fontsize=10)
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path
+
+
+def plot_result(result: Mapping[str, Any], out_dir: str | os.PathLike[str], title: str = "",
+                gas_label: str = "gas / ambient",
+                zones: Sequence[tuple[str, float, float]] = ()) -> list[Path]:
+    """All plots of a run into ``out_dir``: temperatures.png (+ field.png for 2D/3D)."""
+    out = Path(out_dir)
+    paths = [plot_temperatures(result, out / "temperatures.png", title, gas_label, zones)]
+    if np.asarray(result["mask"]).ndim >= 2:
+        paths.append(plot_field(result, out / "field.png", title))
+    return paths
