@@ -8,8 +8,9 @@ cells' k over dx^2. On a boundary face the unknown face temperature T_s solves t
 (half-cell conduction equals what the surroundings deliver), solved by Newton, which converges
 monotonically because the right side is concave in T_s. The heat entering through the face is
 q = (2 k / dx)(T_s - T_c) and enters cell c as q / dx. Linearising q around the current state
-gives the boundary conductance G = g h_e / (g + h_e), with g = 2k/dx and h_e = h + 4 phi sigma T_s^3,
-which the implicit schemes put on the diagonal of their (approximate) Jacobian.
+gives the boundary conductance G = g h_e / (g + h_e), with g = 2k/dx and
+h_e = h + 4 phi sigma T_s^3, which the implicit schemes put on the diagonal of their
+(approximate) Jacobian.
 
 Returned per face group: total heat inflow rate (W for 3D; W/m for 2D; W/m^2 for 1D), and the
 area-weighted mean surface temperature and gas temperature.

@@ -149,9 +149,12 @@ def _assemble(scenario: Scenario, state0: SolverState,
     )
 
 
+DEFAULT_SCHEME = Scheme()
+
+
 @partial(jax.jit, static_argnames=("n_steps", "save_every", "scheme"))
 def solve(scenario: Scenario, dt: Array | float, n_steps: int, save_every: int = 1,
-          scheme: Scheme = Scheme()) -> Trajectory:
+          scheme: Scheme = DEFAULT_SCHEME) -> Trajectory:
     """Integrate ``scenario`` from t = 0 for ``n_steps`` steps of ``dt`` seconds.
 
     Args:

@@ -118,7 +118,8 @@ def _tabulate(
     theta = np.arange(_TABLE_LO_C, _TABLE_HI_C + 0.5 * _TABLE_STEP, _TABLE_STEP)
     H = density * specific_enthalpy_c(theta)
     k = conductivity_c(theta)
-    return _make_table(name, theta + KELVIN, H, k, density, conductivity_scale, capacity_scale, dtype)
+    return _make_table(name, theta + KELVIN, H, k, density, conductivity_scale, capacity_scale,
+                       dtype)
 
 
 def _make_table(
