@@ -18,6 +18,7 @@ area-weighted mean surface temperature and gas temperature.
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -64,9 +65,13 @@ def face_flux(T_cell: Array, g: Array, gas_T: Array, h: Array, phi: Array, q0: A
     gas4 = gas_T**4
     # Start from the convection-only answer (exact when phi = 0), then Newton on the T^4 term.
     Ts = (g * T_cell + h * gas_T + q0) / (g + h)
-    for _ in range(_FACE_NEWTON_ITERATIONS):
+
+    def newton(_: int, Ts: Array) -> Array:
         f = g * (Ts - T_cell) - h * (gas_T - Ts) - s * (gas4 - Ts**4) - q0
-        Ts = Ts - f / (g + h + 4.0 * s * Ts**3)
+        return Ts - f / (g + h + 4.0 * s * Ts**3)
+
+    # A fixed-count loop (not unrolled: keeps compile times short; differentiable).
+    Ts = jax.lax.fori_loop(0, _FACE_NEWTON_ITERATIONS, newton, Ts)
     h_e = h + 4.0 * s * Ts**3
     return Ts, g * (Ts - T_cell), g * h_e / (g + h_e)
 

@@ -161,15 +161,24 @@ def h_beam_mask(height: float, flange_width: float, web_thickness: float,
             f"less than half the height ({height / 2} m)", "check the section dimensions")
     require(web_thickness < flange_width, "geometry.web_thickness", web_thickness,
             f"less than the flange width ({flange_width} m)", "check the section dimensions")
-    nx = round(flange_width / cell_size) + 2
-    ny = round(height / cell_size) + 2
-    x = (np.arange(nx) + 0.5) * cell_size - 0.5 * nx * cell_size
-    y = (np.arange(ny) + 0.5) * cell_size - 0.5 * ny * cell_size
-    X, Y = np.meshgrid(x, y, indexing="ij")
-    in_flanges = (np.abs(X) < flange_width / 2) & (np.abs(Y) < height / 2) & (
-        np.abs(Y) > height / 2 - flange_thickness)
-    in_web = (np.abs(X) < web_thickness / 2) & (np.abs(Y) < height / 2)
-    mask = in_flanges | in_web
+    # Integer cell counts (not point-in-shape tests) so the section is exactly symmetric: a
+    # thickness that is a half-integer number of cells would otherwise round differently on
+    # the two sides. The web's count takes the parity of the flange's so it can be centred.
+    n_flange = max(1, round(flange_width / cell_size))
+    n_height = max(3, round(height / cell_size))
+    n_tf = max(1, round(flange_thickness / cell_size))
+    n_tw = max(1, round(web_thickness / cell_size))
+    if (n_flange - n_tw) % 2:
+        n_tw += 1 if web_thickness / cell_size >= n_tw else -1
+        n_tw = max(n_tw, 1 + (n_flange % 2 == 0))
+    require(2 * n_tf < n_height, "geometry.cell_size", cell_size,
+            "small enough that the flanges leave room for a web", "refine the grid")
+    nx, ny = n_flange + 2, n_height + 2
+    mask = np.zeros((nx, ny), bool)
+    mask[1:1 + n_flange, 1:1 + n_tf] = True
+    mask[1:1 + n_flange, ny - 1 - n_tf:ny - 1] = True
+    w0 = 1 + (n_flange - n_tw) // 2
+    mask[w0:w0 + n_tw, 1:ny - 1] = True
     require(bool(mask[:, ny // 2].any()), "geometry.cell_size", cell_size,
             f"smaller than the web thickness ({web_thickness} m)", "refine the grid")
     return mask

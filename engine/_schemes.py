@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 from jax.lax.linalg import tridiagonal_solve
@@ -86,7 +87,7 @@ def crank_nicolson(iterations: int = 2, linear_solver: str = "krylov") -> Scheme
 # Lines up to this length are solved by an unrolled Thomas algorithm: pure elementwise
 # operations across all lines (and across a vmapped batch) that XLA fuses, instead of one
 # LAPACK gtsv call per line, which dominates the cost of small batched problems on CPU.
-_UNROLL_MAX = 64
+_UNROLL_MAX = 16
 
 
 def _thomas_unrolled(dl: Array, d: Array, du: Array, b: Array) -> Array:
@@ -185,9 +186,10 @@ def step(H: Array, T: Array, t: Array, dt: Array, grid: Grid, material: Abstract
         heat = dt * prev.heat_rate
     else:
         faces = boundary.at(t + dt, limit="left")
-        Tk = T
-        bal = heat_balance(Tk, grid, material, faces, boundary.fixed)
-        for _ in range(scheme.iterations):
+        bal0 = heat_balance(T, grid, material, faces, boundary.fixed)
+
+        def iterate(_: int, carry: tuple[Array, Balance]) -> tuple[Array, Balance]:
+            Tk, bal = carry
             Hk = material.enthalpy(Tk)
             R = (Hk - H) / dt - theta * bal.divergence - (1.0 - theta) * prev.divergence
             if grid.mask is not None:
@@ -198,7 +200,10 @@ def step(H: Array, T: Array, t: Array, dt: Array, grid: Grid, material: Abstract
             else:
                 dT = _implicit_correction(R, C, bal, dt, theta)
             Tk = Tk + dT
-            bal = heat_balance(Tk, grid, material, faces, boundary.fixed)
+            return Tk, heat_balance(Tk, grid, material, faces, boundary.fixed)
+
+        # A fixed-count loop: differentiable, and compiled once however many iterations.
+        Tk, bal = jax.lax.fori_loop(0, scheme.iterations, iterate, (T, bal0))
         gain = theta * bal.divergence + (1.0 - theta) * prev.divergence
         heat = dt * (theta * bal.heat_rate + (1.0 - theta) * prev.heat_rate)
         if grid.ndim > 1 and scheme.linear_solver == "adi":

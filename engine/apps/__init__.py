@@ -9,7 +9,6 @@ app would see, for notebooks and tests.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -22,10 +21,8 @@ from ._build import (
     to_plain,
 )
 from ._run import check_precision, run_simulation
-from ._schema import SimulateConfig, register_configs
+from ._schema import CONF_DIR, SimulateConfig, register_configs
 from ._summary import format_summary, summarize
-
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 def compose(overrides: Sequence[str] = (), config_name: str = "simulate") -> DictConfig:

@@ -36,6 +36,7 @@ from ._section import Section, fail
 DTYPES = {"float64": jnp.float64, "float32": jnp.float32}
 MATERIALS = ("carbon_steel", "stainless_steel", "constant", "table")
 INITIALS = ("uniform", "profile")
+LINEAR_SOLVERS = ("krylov", "adi")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,7 +145,8 @@ def build_settings(cfg: DictConfig | Mapping[str, Any]) -> SolverSettings:
     """The :class:`engine.SolverSettings` of a config; ``t_end`` null = furnace residence."""
     plain = to_plain(cfg)
     s = Section(plain.get("solver"), "solver")
-    s.only(("scheme", "dt", "t_end", "save_interval", "iterations", "explicit_dt"))
+    s.only(("scheme", "dt", "t_end", "save_interval", "iterations", "explicit_dt",
+            "linear_solver"))
     b = Section(plain.get("boundary"), "boundary")
     if s.has("t_end"):
         t_end = s.number("t_end", unit="s")
@@ -157,6 +159,9 @@ def build_settings(cfg: DictConfig | Mapping[str, Any]) -> SolverSettings:
     iterations = s.raw("iterations", None)
     if iterations is not None:
         s.count("iterations")
+    extra = {}
+    if s.has("linear_solver"):  # null keeps the engine's default (krylov)
+        extra["linear_solver"] = s.text("linear_solver", LINEAR_SOLVERS)
     return SolverSettings(
         t_end=t_end,
         dt=s.number("dt", unit="s"),
@@ -164,6 +169,7 @@ def build_settings(cfg: DictConfig | Mapping[str, Any]) -> SolverSettings:
         scheme=s.text("scheme", SCHEMES),
         iterations=iterations,
         explicit_dt=s.text("explicit_dt", ("error", "auto"), "error"),
+        **extra,
     )
 
 
@@ -177,7 +183,8 @@ def build_job(cfg: DictConfig | Mapping[str, Any]) -> SimulationJob:
     o.only(("dir", "hdf5", "plots", "progress"))
     hdf5 = o.raw("hdf5", None)
     output = OutputOptions(hdf5=None if hdf5 is None else str(hdf5),
-                           plots=bool(o.raw("plots", True)), progress=bool(o.raw("progress", False)))
+                           plots=bool(o.raw("plots", True)),
+                           progress=bool(o.raw("progress", False)))
     return SimulationJob(scenario, settings, config_dtype(plain), plain, describe(plain, settings),
                          output, furnace=plain["boundary"].get("kind") == "furnace")
 

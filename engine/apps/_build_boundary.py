@@ -11,6 +11,7 @@ Kinds:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 
 import jax.numpy as jnp
@@ -38,7 +39,7 @@ def build_boundary(b: Section, ndim: int, dtype: jnp.dtype) -> Boundary:
         b.only(("kind", "ramp_time", "side_exchange_factor", "zones"))
         zones = furnace_zones(b)
         ramp = b.number("ramp_time", 0.0, check="nonnegative", unit="s")
-        for first, second in zip(zones, zones[1:], strict=False):
+        for first, second in itertools.pairwise(zones):
             shortest = min(first.duration, second.duration)
             if ramp > shortest:
                 raise fail(b.full("ramp_time"), ramp, f"at most the shortest adjacent zone "

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 SCHEMA_NAME = "simulate_schema"
+# The top-level conf/ ("../../conf" from engine/apps/), as an absolute path: Hydra resolves a
+# relative config_path as the Python package ``conf`` when the app is started by its console
+# script (the task's module is then not __main__), and conf/ is a folder, not a package.
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 class Dtype(enum.Enum):
@@ -35,6 +40,7 @@ class SolverConfig:
     save_interval: float = 60.0
     iterations: int | None = None
     explicit_dt: str = "error"
+    linear_solver: str | None = None
 
 
 @dataclasses.dataclass

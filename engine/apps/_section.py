@@ -71,16 +71,18 @@ class Section:
         v = float(v)
         if not math.isfinite(v):
             raise fail(key, v, f"a finite number{u}", f"set {key} to a finite value")
+        typical = "furnace exchange factors are about 0.4-0.8, steel emissivity 0.7-0.85"
         rules = {
-            "positive": (v > 0, f"a positive number{u}"),
-            "nonnegative": (v >= 0, f"a non-negative number{u}"),
-            "finite": (True, f"a finite number{u}"),
-            "fraction": (0 < v <= 1, "a value in (0, 1]"),
-            "fraction0": (v == 0 or 0 < v <= 1, "0 or a value in (0, 1]"),
+            "positive": (v > 0, f"a positive number{u}", f"set {key} above 0"),
+            "nonnegative": (v >= 0, f"a non-negative number{u}", f"set {key} to 0 or more"),
+            "finite": (True, f"a finite number{u}", ""),
+            "fraction": (0 < v <= 1, "a value in (0, 1]", typical),
+            "fraction0": (v == 0 or 0 < v <= 1, "0 or a value in (0, 1]",
+                          f"use 0 for no radiation; {typical}"),
         }
-        ok, expected = rules[check]
+        ok, expected, fix = rules[check]
         if not ok:
-            raise fail(key, v, expected, f"change {key}")
+            raise fail(key, v, expected, fix)
         return v
 
     def temperature_c(self, name: str, default: object = _REQUIRED) -> float:

@@ -24,7 +24,7 @@ from engine import ConfigError
 
 from ._build import build_job
 from ._run import run_simulation
-from ._schema import register_configs
+from ._schema import CONF_DIR, register_configs
 from ._summary import format_summary
 
 EXIT_CONFIG = 2
@@ -33,7 +33,7 @@ _state = {"task_started": False}
 register_configs()
 
 
-@hydra.main(config_path="../../conf", config_name="simulate", version_base="1.3")
+@hydra.main(config_path=str(CONF_DIR), config_name="simulate", version_base="1.3")
 def app(cfg: DictConfig) -> None:
     """The Hydra task: build, run, print the summary."""
     _state["task_started"] = True

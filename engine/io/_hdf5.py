@@ -17,7 +17,7 @@ heat_flux             [n_t, n_faces]        mean heat flux into the metal, W/m^2
 boundary_heat         [n_t - 1, n_faces]    heat in per face group per save interval
 enthalpy              [n_t]                 total enthalpy relative to 20 degC
 residual              [n_t - 1]             largest unconverged implicit residual per save
-                                            interval, K (0 for 1D and explicit runs)
+                                            interval, K (``engine.Trajectory.residual``)
 face_area             [n_faces]             area of each face group
 config                scalar string         the resolved run config, YAML
 summary (group)       attributes            summary scalars (see ``engine.apps``)

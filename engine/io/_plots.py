@@ -2,8 +2,9 @@
 
 - ``temperatures.png``: gas, top and bottom surface, mean and centre temperature against time
   (h, degC), and below it the surface - centre difference and the field's spread (K).
-- ``field.png`` (2D/3D): the field at three times (the last is the discharge / end) with
-  non-metal cells blank; 3D shows the vertical mid-plane (x, z) at the middle of y.
+- ``field.png`` (2D/3D): the field at three times (when it is least uniform, halfway from there
+  to the end, and at the discharge / end) with non-metal cells blank and the centre cell(s)
+  marked; 3D shows the vertical mid-plane (x, z) at the middle of y.
 All functions take the mapping of :func:`engine.io.read_result` (or ``result_arrays``).
 """
 
@@ -43,7 +44,8 @@ def plot_temperatures(result: Mapping[str, Any], path: str | os.PathLike[str],
     for name, gas in s["gas"].items():
         if kinds[name] not in ("exchange", "fixed") or any(np.array_equal(gas, g) for g in shown):
             continue
-        same = [n for n, g in s["gas"].items() if np.array_equal(g, gas) and kinds[n] == kinds[name]]
+        same = [n for n, g in s["gas"].items()
+                if np.array_equal(g, gas) and kinds[n] == kinds[name]]
         label = gas_label if kinds[name] == "exchange" else "fixed surface"
         if len(same) < len(s["gas"]):
             label += f" ({', '.join(same)})"
@@ -58,11 +60,14 @@ def plot_temperatures(result: Mapping[str, Any], path: str | os.PathLike[str],
         if y is not None:
             ax.plot(t, y - KELVIN, color=colour, ls=ls, lw=1.8,
                     label=f"{label}: {y[-1] - KELVIN:.0f} °C at end")
-    for i, (zone, start, _end) in enumerate(zones):
-        if i:
+    for zone, start, _end in zones:
+        if not t[0] <= start / 3600.0 < t[-1]:
+            continue  # the run ended before this zone
+        if start > 0:
             ax.axvline(start / 3600.0, color="gray", lw=0.6, ls=":")
         ax.annotate(zone, (start / 3600.0, 1.0), xycoords=("data", "axes fraction"),
-                    xytext=(3, -12), textcoords="offset points", fontsize=8, color="dimgray")
+                    xytext=(3, -12), textcoords="offset points", fontsize=8, color="dimgray",
+                    annotation_clip=True)
     ax.set_ylabel("temperature (°C)")
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=9)
@@ -98,11 +103,14 @@ def _section(result: Mapping[str, Any], index: int) -> tuple[np.ndarray, np.ndar
 
 def plot_field(result: Mapping[str, Any], path: str | os.PathLike[str], title: str = "",
                n_snapshots: int = 3) -> Path:
-    """Snapshots of a 2D field (3D: mid-plane) in degC, the last at the end of the run."""
+    """Snapshots of a 2D field (3D: mid-plane) in degC: at the largest max - min of the field,
+    evenly after it, and at the end of the run (each with its own colour scale)."""
     times = np.asarray(result["times"])
     n_t = len(times)
-    picks = sorted({min(n_t - 1, round(f * (n_t - 1))) for f in
-                    np.linspace(1.0 / n_snapshots, 1.0, n_snapshots)})
+    s = series(result)
+    steep = int(np.argmax(s["max"] - s["min"]))  # when the field is least uniform
+    picks = sorted({min(n_t - 1, round(steep + f * (n_t - 1 - steep)))
+                    for f in np.linspace(0.0, 1.0, n_snapshots)})
     spacing = np.asarray(result["cell_size"]) * 1e3
     mask3 = np.asarray(result["mask"], bool)
     centre = centre_cells(mask3, np.asarray(result["cell_size"]))
