@@ -45,8 +45,10 @@ class Trajectory:
         boundary_heat: heat that entered per face group during each save interval,
             [n_save, n_faces]; J for 3D, J/m for 2D, J/m^2 for 1D.
         enthalpy: total enthalpy content at the save times (same units as boundary_heat).
-        residual: largest unconverged implicit residual dt |R| / C during each save interval, K
-            ([n_save]; zero for 1D and explicit runs, whose update is conservative by form).
+        residual: convergence of the implicit iterations during each save interval, K
+            ([n_save]): the largest change the conservative enthalpy update made to the last
+            iterate (1D, and 2D/3D with the krylov solver), or dt |R| / C left by the ADI
+            solver; zero for explicit runs.
         finite: False if any temperature became NaN or inf.
     """
 
