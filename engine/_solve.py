@@ -173,7 +173,7 @@ def solve(scenario: Scenario, dt: Array | float, n_steps: int, save_every: int =
     if n_steps % save_every:
         raise ValueError(f"n_steps={n_steps} must be a multiple of save_every={save_every}")
     s0 = initial_state(scenario)
-    _, records = advance(s0, scenario, dt, n_steps // save_every, save_every, scheme)
+    _, records = advance(s0, scenario, jnp.asarray(dt), n_steps // save_every, save_every, scheme)
     return _assemble(scenario, s0, records)
 
 

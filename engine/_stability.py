@@ -14,6 +14,7 @@ lowest and highest of the initial and boundary temperatures.
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 
 from ._boundary import STEFAN_BOLTZMANN
@@ -31,7 +32,7 @@ def temperature_envelope(scenario: Scenario) -> tuple[float, float]:
 def stable_time_step(scenario: Scenario) -> float:
     """Largest stable explicit time step, s (needs concrete values: call outside jit)."""
     T_lo, T_hi = temperature_envelope(scenario)
-    T = np.linspace(T_lo, T_hi, 2048)
+    T = jnp.linspace(T_lo, T_hi, 2048)
     mat = scenario.material
     C = np.asarray(mat.capacity(T))
     k = np.asarray(mat.conductivity(T))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Callable
+from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -47,16 +48,16 @@ def carbon_steel_specific_heat_c(theta: np.ndarray) -> np.ndarray:
 def _carbon_specific_enthalpy_c(theta: np.ndarray) -> np.ndarray:
     """Integral of c_a from 20 degC to theta, J/kg, in closed form per branch."""
 
-    def p1(t: np.ndarray) -> np.ndarray:  # antiderivative of the cubic
+    def p1(t: Any) -> Any:  # antiderivative of the cubic
         return 425.0 * t + 7.73e-1 * t**2 / 2 - 1.69e-3 * t**3 / 3 + 2.22e-6 * t**4 / 4
 
-    def p2(t: np.ndarray) -> np.ndarray:
+    def p2(t: Any) -> Any:
         return 666.0 * t - 13002.0 * np.log(738.0 - t)
 
-    def p3(t: np.ndarray) -> np.ndarray:
+    def p3(t: Any) -> Any:
         return 545.0 * t + 17820.0 * np.log(t - 731.0)
 
-    def p4(t: np.ndarray) -> np.ndarray:
+    def p4(t: Any) -> Any:
         return 650.0 * t
 
     e600 = p1(600.0) - p1(20.0)
@@ -93,7 +94,7 @@ def stainless_steel_specific_heat_c(theta: np.ndarray) -> np.ndarray:
 
 
 def _stainless_specific_enthalpy_c(theta: np.ndarray) -> np.ndarray:
-    def p(t: np.ndarray) -> np.ndarray:
+    def p(t: Any) -> Any:
         return 450.0 * t + 0.280 * t**2 / 2 - 2.91e-4 * t**3 / 3 + 1.34e-7 * t**4 / 4
 
     t = np.asarray(theta, dtype=np.float64)

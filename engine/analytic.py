@@ -242,7 +242,8 @@ def lumped_radiation_time(
         )
 
     def f(temp: ArrayLike) -> Array:
-        return np.log(np.abs((ts + temp) / (ts - temp))) + 2.0 * np.arctan(np.asarray(temp) / ts)
+        u = np.asarray(temp, dtype=float)
+        return np.log(np.abs((ts + u) / (ts - u))) + 2.0 * np.arctan(u / ts)
 
     scale = rho * volume * c / (4.0 * emissivity * area * STEFAN_BOLTZMANN * ts**3)
     return scale * (f(T) - f(ti))

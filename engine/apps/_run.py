@@ -57,7 +57,7 @@ def furnace_zone_times(config: Mapping[str, Any]) -> list[tuple[str, float, floa
 
 def check_precision(dtype: str) -> None:
     """Raise unless jax can compute in ``dtype`` (float64 needs x64 on at the entry point)."""
-    if dtype == "float64" and not jax.config.jax_enable_x64:
+    if dtype == "float64" and not jax.config.read("jax_enable_x64"):
         raise ConfigError("dtype='float64' is invalid here: jax x64 is off; call "
                           "jax.config.update('jax_enable_x64', True) at program start, or set "
                           "dtype=float32")
