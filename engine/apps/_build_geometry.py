@@ -55,7 +55,8 @@ def build_grid(g: Section, dtype: jnp.dtype) -> Grid:
     if kind == "h_beam":
         dims = [length(k) for k in _KEYS["h_beam"][:-1]]
         dx = length("cell_size")
-        return _masked(g, h_beam_mask(*dims, cell_size=dx)  # type: ignore[misc], dx, dtype)
+        mask = h_beam_mask(*dims, cell_size=dx)  # type: ignore[misc]
+        return _masked(g, mask, dx, dtype)
     return _mask_file(g, dtype)
 
 
