@@ -196,10 +196,10 @@ def furnace_boundary(zones: Sequence[FurnaceZone], ndim: int, ramp_time: float =
                     "an exchange factor in (0, 1]", "furnace values are typically 0.4-0.8")
         require(bool(np.isfinite(z.h)) and z.h >= 0, f"{key}.h", z.h, "h >= 0 W/(m^2 K)",
                 "use 0 for radiation only")
-        if i + 1 < len(zones):
-            shortest = min(z.duration, zones[i + 1].duration)
-            require(ramp_time <= shortest, "boundary.ramp_time", ramp_time,
-                    f"at most the shortest adjacent zone ({shortest} s)", "shorten the ramp")
+    for i in range(len(zones) - 1):
+        shortest = min(zones[i].duration, zones[i + 1].duration)
+        require(ramp_time <= shortest, "boundary.ramp_time", ramp_time,
+                f"at most the shortest adjacent zone ({shortest} s)", "shorten the ramp")
     ends = np.cumsum([z.duration for z in zones])
     starts = ends - np.array([z.duration for z in zones])
     times: list[float] = []

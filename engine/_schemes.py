@@ -24,9 +24,11 @@ solved exactly. In 2D/3D there are two linear solvers (``Scheme.linear_solver``)
 
 Conservation. With an exact linear solve (1D, or ``krylov``) the enthalpy is finally updated
 with the balance evaluated at the last iterate, exactly as written above, and
-T^{n+1} = T(H^{n+1}): the enthalpy change equals the boundary heat to round-off whether or not
-the nonlinear iterations have fully converged; what is left of the nonlinear residual shows as
-a small change T(H^{n+1}) - T^K, reported as ``residual`` (K). With ``adi`` that correction
+T^{n+1} = T(H^{n+1}): the enthalpy change equals the boundary heat to round-off; what is left
+of the nonlinear residual shows as a small change T(H^{n+1}) - T^K, reported as ``residual``
+(K). A step whose iterations are too far from convergence for that update to be safe (change
+above ``CONSERVATIVE_UPDATE_LIMIT`` = 5 K) keeps the last iterate instead: stable, with an
+energy defect of that step's residual; raise ``iterations`` or lower dt when it shows. With ``adi`` that correction
 would be unstable (it applies the stiff operator explicitly to the splitting error, large in
 the highest grid modes), so T^{n+1} is the last iterate, the energy balance holds only to the
 remaining residual, and ``residual`` reports dt |R| / C in K.
@@ -83,6 +85,9 @@ def backward_euler(iterations: int = 2, linear_solver: str = "krylov") -> Scheme
 def crank_nicolson(iterations: int = 2, linear_solver: str = "krylov") -> Scheme:
     return Scheme(theta=0.5, iterations=iterations, linear_solver=linear_solver)
 
+
+# K: largest change the conservative enthalpy update may make to the last implicit iterate.
+CONSERVATIVE_UPDATE_LIMIT = 5.0
 
 # Lines up to this length are solved by an unrolled Thomas algorithm: pure elementwise
 # operations across all lines (and across a vmapped batch) that XLA fuses, instead of one
@@ -216,5 +221,18 @@ def step(H: Array, T: Array, t: Array, dt: Array, grid: Grid, material: Abstract
     T_new = material.temperature(H_new)
     if grid.mask is not None:
         T_new = jnp.where(grid.mask, T_new, T)
-    residual = zero if scheme.explicit else jnp.max(jnp.abs(T_new - Tk))
-    return H_new, T_new, heat, residual
+    if scheme.explicit:
+        return H_new, T_new, heat, zero
+    # The conservative update moves the last iterate by dt R / C. When the iterations have
+    # converged that is tiny; when they have not (too few iterations for a stiff, strongly
+    # nonlinear step) it is the Newton error multiplied by the step's stiffness, and applying
+    # it would feed back and grow from step to step. Such a step keeps the last iterate (its
+    # energy defect is the reported residual) instead of risking instability.
+    residual = jnp.max(jnp.abs(T_new - Tk))
+    converged = residual <= CONSERVATIVE_UPDATE_LIMIT
+    H_out = jnp.where(converged, H_new, material.enthalpy(Tk))
+    T_out = jnp.where(converged, T_new, Tk)
+    if grid.mask is not None:
+        H_out = jnp.where(grid.mask, H_out, H)
+        T_out = jnp.where(grid.mask, T_out, T)
+    return H_out, T_out, heat, residual

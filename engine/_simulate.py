@@ -34,7 +34,7 @@ class SolverSettings:
         save_interval: time between saved fields, s.
         scheme: ``explicit``, ``backward_euler`` or ``crank_nicolson``.
         iterations: quasi-Newton iterations per implicit step; None picks 1 for constant
-            properties without radiation (exact there) and 3 otherwise.
+            properties without radiation (exact there) and 4 otherwise.
         explicit_dt: for the explicit scheme, ``error`` (raise if dt is above the stability
             limit) or ``auto`` (shorten dt to 0.9 of the limit).
         linear_solver: 2D/3D implicit linear solver, ``krylov`` (ADI-preconditioned BiCGStab,
@@ -73,7 +73,7 @@ def resolve_scheme(scenario: Scenario, settings: SolverSettings) -> Scheme:
     its = settings.iterations
     if its is None:
         radiating = bool(np.any(np.asarray(scenario.boundary.exchange_factor) > 0))
-        its = 1 if scenario.material.is_linear and not radiating else 3
+        its = 1 if scenario.material.is_linear and not radiating else 4
     return Scheme(theta=theta, iterations=its, linear_solver=settings.linear_solver)
 
 
