@@ -164,6 +164,10 @@ def h_beam_mask(height: float, flange_width: float, web_thickness: float,
     # Integer cell counts (not point-in-shape tests) so the section is exactly symmetric: a
     # thickness that is a half-integer number of cells would otherwise round differently on
     # the two sides. The web's count takes the parity of the flange's so it can be centred.
+    require(cell_size <= web_thickness, "geometry.cell_size", cell_size,
+            f"smaller than the web thickness ({web_thickness} m)", "refine the grid")
+    require(cell_size <= flange_thickness, "geometry.cell_size", cell_size,
+            f"smaller than the flange thickness ({flange_thickness} m)", "refine the grid")
     n_flange = max(1, round(flange_width / cell_size))
     n_height = max(3, round(height / cell_size))
     n_tf = max(1, round(flange_thickness / cell_size))
@@ -179,8 +183,6 @@ def h_beam_mask(height: float, flange_width: float, web_thickness: float,
     mask[1:1 + n_flange, ny - 1 - n_tf:ny - 1] = True
     w0 = 1 + (n_flange - n_tw) // 2
     mask[w0:w0 + n_tw, 1:ny - 1] = True
-    require(bool(mask[:, ny // 2].any()), "geometry.cell_size", cell_size,
-            f"smaller than the web thickness ({web_thickness} m)", "refine the grid")
     return mask
 
 
