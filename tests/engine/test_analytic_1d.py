@@ -42,7 +42,7 @@ SCHEME_DT = {"crank_nicolson": T_END / 2000, "backward_euler": T_END / 100_000}
 # Tolerance 0.05 K (5e-5 of the span), checked at every save with Fo >= 0.1. The
 # discretisation error is second order in dx; measured maxima on this 200-cell grid
 # (Bi = 0.1 / 1 / 10 / 50): CN 0.0007 / 0.0063 / 0.030 / 0.032 K, BE 0.0009 / 0.0083 /
-# 0.037 / 0.039 K, explicit 0.0021 / 0.014 / 0.032 / 0.035 K. The first save (Fo = 0.05)
+# 0.037 / 0.039 K, explicit 0.0019 / 0.012 / 0.026 / 0.028 K. The first save (Fo = 0.05)
 # is excluded: the jump between the initial temperature and the surroundings is still
 # being smoothed there and needs ~2x finer cells for 0.05 K (0.06-0.08 K measured).
 TOLERANCE_K = 0.05

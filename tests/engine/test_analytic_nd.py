@@ -50,8 +50,7 @@ def test_rectangle_product_solution(scheme: str) -> None:
     settings = E.SolverSettings(t_end=t_end, dt=dt, save_interval=t_end / 5, scheme=scheme)
     err, _ = _run(scenario, settings, half)
     # 0.05 K (5e-5 of the span) over the whole field at Fo_y = 0.4 ... 2. Measured maxima:
-    # CN 0.018 K, explicit 0.031 K (second order in dx: 0.042 / 0.069 K with cells 1.5x
-    # larger).
+    # CN 0.018 K, explicit 0.027 K; at the corner cells 0.016 / 0.021 K.
     assert err.max() <= 0.05, f"max error {err.max():.4f} K ({scheme})"
     # Corners and edge midpoints explicitly (the cells that see two faces).
     corners = err[:, [0, 0, -1, -1], [0, -1, 0, -1]]
@@ -65,7 +64,7 @@ def test_brick_product_solution() -> None:
 
     Tolerance 0.4 K: the cells are 5 mm (3x the 2D test's), and the error is second order
     in dx, so the 2D figure scales to ~0.16-0.28 K; a brick's corner cells see three faces.
-    Measured 0.27 K at the first save (Fo_z = 0.4, the corner transient) and 0.11-0.13 K
+    Measured 0.26 K at the first save (Fo_z = 0.4, the corner transient) and 0.10-0.12 K
     afterwards. A 3D grid fine enough for 0.05 K (~80 x 60 x 40) costs 8x the memory and
     time for no extra coverage of the code paths.
     """

@@ -190,12 +190,15 @@ def test_lumped_plate_through_the_peak_matches_ode(theta: float) -> None:
         mean = run["temperature"].mean(axis=1)
         on_grid = np.interp(run["times"], grid_t, exact)  # save times lie on grid_t
         errs.append(np.abs(mean - on_grid).max())
+        # Enthalpy-consistent at every step size: what came in is what is stored.
+        gained = run["enthalpy"][-1] - run["enthalpy"][0]
+        np.testing.assert_allclose(gained, run["boundary_heat"].sum(), rtol=1e-10)
     if theta == 0.5:
         # Measured 0.22, 0.050, 0.023, 0.028 K. Second order until it levels off at
         # ~0.025 K, found at 733-734 degC where c climbs steeply into the peak: the engine's
         # table is H at 1 K nodes (c averaged over each 1 K cell), the ODE uses the
-        # pointwise c.
-        assert errs[0] > errs[1], errs
+        # pointwise c. At dt = 20 s the plate moves up to ~6 K per step near the peak.
+        assert errs[0] <= 0.5, errs
         assert max(errs[1:]) <= 0.06, errs
     else:
         # Backward Euler: first order straight through the peak (measured 12.1, 6.2, 3.1,
