@@ -28,7 +28,8 @@ T^{n+1} = T(H^{n+1}): the enthalpy change equals the boundary heat to round-off;
 of the nonlinear residual shows as a small change T(H^{n+1}) - T^K, reported as ``residual``
 (K). A step whose iterations are too far from convergence for that update to be safe (change
 above ``CONSERVATIVE_UPDATE_LIMIT`` = 5 K) keeps the last iterate instead: stable, with an
-energy defect of that step's residual; raise ``iterations`` or lower dt when it shows. With ``adi`` that correction
+energy defect of that step's residual; raise ``iterations`` or lower dt when it shows.
+With ``adi`` that correction
 would be unstable (it applies the stiff operator explicitly to the splitting error, large in
 the highest grid modes), so T^{n+1} is the last iterate, the energy balance holds only to the
 remaining residual, and ``residual`` reports dt |R| / C in K.
