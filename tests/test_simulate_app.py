@@ -36,7 +36,7 @@ def _options() -> list[tuple[str, str]]:
 def test_every_group_has_options():
     groups = {g for g, _ in _options()}
     assert groups == {"geometry", "material", "boundary", "initial", "solver", "output",
-                      "experiment"}
+                      "experiment", "stress"}
 
 
 @pytest.mark.parametrize(("group", "option"), _options())

@@ -31,6 +31,7 @@ from engine import (
 
 from ._build_boundary import build_boundary, residence_time
 from ._build_geometry import build_grid
+from ._build_stress import StressJob, build_stress
 from ._section import Section, fail
 
 DTYPES = {"float64": jnp.float64, "float32": jnp.float32}
@@ -60,6 +61,7 @@ class SimulationJob:
         description: one line naming geometry, material, boundary and scheme.
         output: output options.
         furnace: True when the boundary is a furnace (the end of the run is a discharge).
+        stress: the thermal-stress step after the run (None: ``stress=off``).
     """
 
     scenario: Scenario
@@ -69,6 +71,7 @@ class SimulationJob:
     description: str
     output: OutputOptions = OutputOptions()
     furnace: bool = False
+    stress: StressJob | None = None
 
 
 def to_plain(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
@@ -179,6 +182,7 @@ def build_job(cfg: DictConfig | Mapping[str, Any]) -> SimulationJob:
     scenario = build_scenario(plain)
     settings = build_settings(plain)
     plan_steps(scenario, settings)  # raises for an explicit dt above the stability limit
+    stress = build_stress(plain, scenario.grid, DTYPES[config_dtype(plain)])
     o = Section(plain.get("output", {}), "output")
     o.only(("dir", "hdf5", "plots", "progress"))
     hdf5 = o.raw("hdf5", None)
@@ -186,7 +190,8 @@ def build_job(cfg: DictConfig | Mapping[str, Any]) -> SimulationJob:
                            plots=bool(o.raw("plots", True)),
                            progress=bool(o.raw("progress", False)))
     return SimulationJob(scenario, settings, config_dtype(plain), plain, describe(plain, settings),
-                         output, furnace=plain["boundary"].get("kind") == "furnace")
+                         output, furnace=plain["boundary"].get("kind") == "furnace",
+                         stress=stress)
 
 
 def describe(plain: Mapping[str, Any], settings: SolverSettings) -> str:

@@ -1,7 +1,8 @@
 """``run_simulation``: the library entry the app and the tests call (config or job in, files out).
 
 One run: build (or take) a :class:`SimulationJob`, integrate with :func:`engine.simulate`
-(optionally with a tqdm bar over simulated time), summarise, and write ``result.h5`` and the
+(optionally with a tqdm bar over simulated time), compute the thermal stress at the saved
+times when ``stress`` is on (``_stress``), summarise, and write ``result.h5`` and the
 plots into ``output_dir``. Precision is the caller's choice: a float64 job needs jax x64 on
 (the app switches it on at its entry point; this function never changes it).
 """
@@ -23,6 +24,7 @@ from engine import ConfigError, plan_steps, simulate
 from engine.io import plot_result, result_arrays, write_result
 
 from ._build import SimulationJob, build_job
+from ._stress import compute_stress, stress_summary
 from ._summary import summarize
 
 
@@ -97,20 +99,26 @@ def run_simulation(cfg_or_job: SimulationJob | DictConfig | Mapping[str, Any],
             bar.close()
     wall = time.perf_counter() - start
     arrays = result_arrays(trajectory, job.scenario)
+    stress = None
+    if job.stress is not None:
+        stress = compute_stress(job.stress, trajectory.temperature, trajectory.times,
+                                job.scenario.grid)
+        arrays["stress"] = stress
     summary = {
         "description": job.description,
         "dtype": job.dtype,
         **summarize(arrays),
+        **({} if stress is None else stress_summary(stress, arrays)),
         "dt_s": float(dt),
         "steps": int(n_save * save_every),
-        "wall_time_s": wall,
+        "wall_time_s": wall,  # the thermal run (the stress step is not included)
     }
     if not all(math.isfinite(v) for v in summary.values() if isinstance(v, float)):
         raise FloatingPointError(f"the summary of {job.description} is not finite: {summary}")
     files = []
     if job.output.hdf5:
         files.append(write_result(out / job.output.hdf5, trajectory, job.scenario, job.config,
-                                  summary))
+                                  summary, stress=stress))
     if job.output.plots:
         files.extend(plot_result(arrays, out, title=job.description,
                                  gas_label="furnace gas" if job.furnace else "gas / ambient",

@@ -2,8 +2,9 @@
 
 The top level, ``solver`` and ``output`` have fixed keys and are typed here, so a typo or a
 wrong type (``solver.dt=abc``) fails while Hydra composes the config. ``geometry``,
-``material``, ``boundary`` and ``initial`` change shape with their ``kind`` and are checked
-key by key when the engine objects are built (``_build``), with messages that name the key.
+``material``, ``boundary``, ``initial`` and ``stress`` change shape with their ``kind`` (or
+``model``) and are checked key by key when the engine objects are built (``_build``), with
+messages that name the key.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ class SimulateConfig:
     material: Any = MISSING
     boundary: Any = MISSING
     initial: Any = MISSING
+    stress: Any = MISSING
     solver: SolverConfig = dataclasses.field(default_factory=SolverConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 

@@ -11,6 +11,12 @@
   residual.
 - ``max_residual_K``: the largest unconverged implicit residual (``Trajectory.residual``); above
   5 K the printout warns (lower ``solver.dt`` or raise ``solver.iterations``).
+- with ``stress`` on (``_stress.stress_summary``): ``stress_max_utilisation`` (von Mises /
+  f_y(T)) with ``stress_worst_time_h`` and ``stress_worst_<axis>_mm`` (cell centre), the
+  ``stress_alert`` flag, ``stress_max_tensile_MPa`` / ``stress_max_compressive_MPa`` (largest /
+  smallest principal stress over the metal and the saved times) and, for ``plastic``, the
+  residual stress at the end (``stress_residual_von_mises_MPa``; slab:
+  ``stress_residual_surface_MPa``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from engine.io import series
+
+from ._stress import format_stress
 
 KELVIN = 273.15
 RESIDUAL_WARN_K = 5.0  # K: warn above this (H-beam in air: 3.5 K at dt=30 s changes results <1 K)
@@ -73,6 +81,7 @@ def format_summary(summary: Mapping[str, Any], furnace: bool = True) -> str:
         + (f"; max implicit residual {summary['max_residual_K']:.2g} K"
            if summary.get("max_residual_K", 0.0) > 0 else ""),
     ]
+    rows.extend(format_stress(summary))
     if summary.get("max_residual_K", 0.0) > RESIDUAL_WARN_K:
         rows.append(f"  WARNING: the implicit iterations did not converge (residual up to "
                     f"{summary['max_residual_K']:.3g} K): lower solver.dt or raise "

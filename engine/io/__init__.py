@@ -13,10 +13,11 @@ from ._hdf5 import (
     result_arrays,
     write_result,
 )
-from ._plots import plot_field, plot_result, plot_temperatures
+from ._plots import plot_field, plot_result, plot_stress, plot_temperatures
 from ._series import centre_cells, series
 
 __all__ = [
     "SCHEMA", "SCHEMA_VERSION", "centre_cells", "code_version", "face_kinds", "plot_field",
-    "plot_result", "plot_temperatures", "read_result", "result_arrays", "series", "write_result",
+    "plot_result", "plot_stress", "plot_temperatures", "read_result", "result_arrays", "series",
+    "write_result",
 ]

@@ -21,6 +21,14 @@ residual              [n_t - 1]             largest unconverged implicit residua
 face_area             [n_faces]             area of each face group
 config                scalar string         the resolved run config, YAML
 summary (group)       attributes            summary scalars (see ``engine.apps``)
+stress (group)        [n_t, *shape] each    only with ``stress`` on: thermal stress, Pa; slab:
+                                            ``sigma`` (sigma_xx = sigma_yy); 2D: ``sxx``,
+                                            ``syy``, ``sxy``, ``szz``, ``max_principal``; both:
+                                            ``von_mises``, ``utilisation`` (1), plastic:
+                                            ``equivalent_plastic_strain`` (1); attributes:
+                                            model, worst_utilisation, worst_time_s,
+                                            worst_time_index, worst_index (cell), alert,
+                                            alert_threshold
 ====================  ====================  =====================================================
 
 Heat, enthalpy and area are per the grid's dimension: J, J and m^2 for 3D; J/m, J/m and m (per
@@ -107,7 +115,8 @@ def result_arrays(trajectory: Trajectory, scenario: Scenario) -> dict[str, Any]:
 
 
 def write_result(path: str | os.PathLike[str], trajectory: Trajectory, scenario: Scenario,
-                 cfg_resolved: Mapping[str, Any], summary: Mapping[str, Any]) -> Path:
+                 cfg_resolved: Mapping[str, Any], summary: Mapping[str, Any],
+                 stress: Mapping[str, Any] | None = None) -> Path:
     """Write one run atomically (a temporary file in the same folder, then ``os.replace``).
 
     Args:
@@ -115,6 +124,8 @@ def write_result(path: str | os.PathLike[str], trajectory: Trajectory, scenario:
         trajectory, scenario: the run.
         cfg_resolved: the resolved config as plain values (stored as YAML).
         summary: scalars (numbers, strings, booleans) stored as attributes of ``summary``.
+        stress: optional stress mapping (arrays by name, ``units``, ``attrs``; see
+            ``engine.apps._stress``), stored as the ``stress`` group.
     """
     path = Path(path)
     arrays = result_arrays(trajectory, scenario)
@@ -150,10 +161,22 @@ def write_result(path: str | os.PathLike[str], trajectory: Trajectory, scenario:
             cfg.attrs["format"] = "yaml"
             group = f.create_group("summary")
             group.attrs.update({k: v for k, v in summary.items() if v is not None})
+            if stress is not None:
+                _write_stress(f, stress)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _write_stress(f: h5py.File, stress: Mapping[str, Any]) -> None:
+    group = f.create_group("stress")
+    for name, unit in stress["units"].items():
+        data = np.asarray(stress[name])
+        ds = group.create_dataset(name, data=data, chunks=(1, *data.shape[1:]),
+                                  compression="gzip", compression_opts=4, shuffle=True)
+        ds.attrs["units"] = unit
+    group.attrs.update(stress["attrs"])
 
 
 def _strings(values: list[str]) -> np.ndarray:
@@ -175,7 +198,8 @@ def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Returns a dict with the datasets by name (``coordinates`` as a dict of axes), ``faces``,
     ``face_kinds``, ``units`` (dataset path -> unit), ``config`` (dict), ``config_yaml``,
-    ``summary`` (dict) and ``attrs`` (the file's attributes).
+    ``summary`` (dict), ``attrs`` (the file's attributes) and, when the run computed stress,
+    ``stress`` (arrays by name plus ``units`` and ``attrs``, as ``write_result`` took them).
 
     Raises:
         ValueError: the file is not a steeltwin result or has a newer schema version.
@@ -205,4 +229,9 @@ def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
         out["config_yaml"] = f["config"].asstr()[()]
         out["config"] = yaml.safe_load(out["config_yaml"])
         out["summary"] = {k: _text(v) for k, v in f["summary"].attrs.items()}
+        if "stress" in f:
+            g = f["stress"]
+            out["stress"] = {name: g[name][()] for name in g}
+            out["stress"]["units"] = {name: _text(g[name].attrs["units"]) for name in g}
+            out["stress"]["attrs"] = {k: _text(v) for k, v in g.attrs.items()}
     return out

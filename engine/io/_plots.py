@@ -5,6 +5,9 @@
 - ``field.png`` (2D/3D): the field at three times (when it is least uniform, halfway from there
   to the end, and at the discharge / end) with non-metal cells blank and the centre cell(s)
   marked; 3D shows the vertical mid-plane (x, z) at the middle of y.
+- ``stress.png`` (runs with ``stress`` on): slab: the through-thickness stress profile at a
+  few times (including the worst and the last) beside the largest utilisation against time;
+  2D: the von Mises field at the worst time beside the utilisation against time.
 All functions take the mapping of :func:`engine.io.read_result` (or ``result_arrays``).
 """
 
@@ -138,12 +141,82 @@ def plot_field(result: Mapping[str, Any], path: str | os.PathLike[str], title: s
     return path
 
 
+def plot_stress(result: Mapping[str, Any], path: str | os.PathLike[str], title: str = "") -> Path:
+    """Thermal stress of a run (``result["stress"]``, Pa): profile (slab) or von Mises field
+    (2D) on the left, the largest utilisation vm / f_y(T) against time on the right."""
+    st = result["stress"]
+    a = st["attrs"]
+    times = np.asarray(result["times"])
+    t_h = times / 3600.0
+    n_t = len(times)
+    worst = int(a["worst_time_index"])
+    mask = np.asarray(result["mask"], bool)
+    u = np.asarray(st["utilisation"], np.float64)
+    u_max = np.max(np.where(mask, u, 0.0).reshape(n_t, -1), axis=1)
+    fig = Figure(figsize=(11.0, 4.6), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2, width_ratios=(1.15, 1.0))
+    if "sigma" in st:
+        sigma = np.asarray(st["sigma"], np.float64) / 1e6
+        z = np.asarray(result["coordinates"]["x"]) * 1e3
+        picks = sorted({0 if n_t == 1 else max(1, n_t // 4), n_t // 2, worst, n_t - 1})
+        colours = [f"C{i}" for i in range(len(picks))]
+        for i, colour in zip(picks, colours, strict=True):
+            label = f"t = {t_h[i]:.2f} h" + (" (worst)" if i == worst else "") + (
+                " (end)" if i == n_t - 1 else "")
+            ax.plot(sigma[i], z, color=colour, lw=2.2 if i == worst else 1.5, label=label)
+        ax.axvline(0.0, color="black", lw=0.6)
+        ax.set_xlabel("σxx = σyy (MPa; + tension)")
+        ax.set_ylabel("height through the thickness (mm)")
+        ax.set_title(f"through-thickness stress ({a['model']}, {a.get('plate_mode', '')})",
+                     fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=9)
+    else:
+        vm = np.ma.masked_where(~mask, np.asarray(st["von_mises"][worst], np.float64) / 1e6)
+        spacing = np.asarray(result["cell_size"]) * 1e3
+        extent = (0.0, mask.shape[0] * spacing[0], 0.0, mask.shape[1] * spacing[1])
+        im = ax.imshow(vm.T, origin="lower", extent=extent, cmap="viridis",
+                       interpolation="nearest")
+        i, j = (int(v) for v in np.asarray(a["worst_index"]))
+        ax.plot((i + 0.5) * spacing[0], (j + 0.5) * spacing[1], "x", color="red", ms=9,
+                mew=2, label=f"worst utilisation {a['worst_utilisation']:.2f}")
+        ax.legend(loc="upper right", fontsize=8)
+        ax.set_title(f"von Mises at t = {t_h[worst]:.2f} h (worst time; {a['model']})",
+                     fontsize=10)
+        ax.set_xlabel("x (mm)")
+        ax.set_ylabel("y (mm)")
+        fig.colorbar(im, ax=ax, shrink=0.85, label="von Mises (MPa)")
+    thr = float(a["alert_threshold"])
+    ax2.plot(t_h, u_max, color="firebrick", lw=1.8, marker="." if n_t < 40 else None,
+             label="max over the section")
+    ax2.axhline(thr, color="black", ls="--", lw=1.0, label=f"alert threshold {thr:g}")
+    ax2.plot(t_h[worst], u_max[worst], "o", color="firebrick")
+    ax2.annotate(f"{u_max[worst]:.2f} at {t_h[worst]:.2f} h"
+                 + ("  ALERT" if a["alert"] else ""), (t_h[worst], u_max[worst]),
+                 xytext=(6, 4), textcoords="offset points", fontsize=9)
+    ax2.set_xlabel("time (h)")
+    ax2.set_ylabel("utilisation  σvM / f_y(T)")
+    ax2.set_ylim(0.0, max(1.1 * float(np.max(u_max)), 1.1 * thr))
+    if n_t > 1:
+        ax2.set_xlim(t_h[0], t_h[-1])
+    ax2.grid(alpha=0.3)
+    ax2.legend(loc="best", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    return path
+
+
 def plot_result(result: Mapping[str, Any], out_dir: str | os.PathLike[str], title: str = "",
                 gas_label: str = "gas / ambient",
                 zones: Sequence[tuple[str, float, float]] = ()) -> list[Path]:
-    """All plots of a run into ``out_dir``: temperatures.png (+ field.png for 2D/3D)."""
+    """All plots of a run into ``out_dir``: temperatures.png (+ field.png for 2D/3D, + stress.png
+    when the result has ``stress``)."""
     out = Path(out_dir)
     paths = [plot_temperatures(result, out / "temperatures.png", title, gas_label, zones)]
     if np.asarray(result["mask"]).ndim >= 2:
         paths.append(plot_field(result, out / "field.png", title))
+    if result.get("stress") is not None:
+        paths.append(plot_stress(result, out / "stress.png", title))
     return paths

@@ -84,9 +84,10 @@ def _square_solution(n: int) -> float:
 
 
 def test_observed_convergence_order_is_two() -> None:
-    vals = np.asarray([_square_solution(n) for n in (8, 16, 32)])
+    # Measured: 1.92 from (8, 16, 32), 1.98 from (16, 32, 64).
+    vals = np.asarray([_square_solution(n) for n in (16, 32, 64)])
     order = np.log2(abs(vals[0] - vals[1]) / abs(vals[1] - vals[2]))
-    assert 1.7 < order < 2.3, (vals, order)
+    assert abs(order - 2.0) < 0.1, (vals, order)
 
 
 def test_symmetric_input_gives_symmetric_field() -> None:
