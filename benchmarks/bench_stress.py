@@ -95,16 +95,18 @@ def run(sizes: list[int], plastic_sizes: list[int]) -> dict:
         grid = E.box_grid((SIZE, SIZE), (n, n))
         Th = jnp.asarray(np.stack([np.full((n, n), 293.15), _field(n)]))
         t = _timed(lambda grid=grid, Th=Th: _section_plastic_jit(Th, grid, mat, "generalized",
-                                                                 6, None, None), repeats=3)
-        out = _section_plastic_jit(Th, grid, mat, "generalized", 6, None, None)
+                                                                 12, None, None), repeats=3)
+        out = _section_plastic_jit(Th, grid, mat, "generalized", 12, None, None)
         row = {"n": n, "cells": n * n, "kind": "plastic_increment",
                "cg_iterations": int(out.iterations[1]),
+               "newton_iterations": int(out.newton_iterations[1]),
                "force_residual": float(out.residual[1]),
                "max_equivalent_plastic_strain": float(jnp.max(out.equivalent_plastic_strain)),
                **t}
         rows.append(row)
         print(f"plastic n={n:4d}: {t['median_s'] * 1e3:9.2f} ms (compile {t['compile_s']:.1f} s)"
-              f", CG {row['cg_iterations']} it total, residual {row['force_residual']:.1e}")
+              f", Newton {row['newton_iterations']} it, CG {row['cg_iterations']} it total, "
+              f"residual {row['force_residual']:.1e}")
     return {
         "benchmark": "bench_stress",
         "device": str(jax.devices()[0]),

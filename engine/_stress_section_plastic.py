@@ -11,13 +11,18 @@ temperature, sigma = C(T) (eps - eps_th I - eps_p)), radial return:
     eps_p += 3/2 d kappa s_trial / q_trial.
 
 Each saved temperature field is one load increment (a ``lax.scan``); equilibrium
-B^T sigma(u) = 0 is solved by a safeguarded Newton method, a fixed number of iterations per
-increment: the consistent tangent (``jax.linearize`` of the residual, symmetric for associated
-J2, plus 1 % of the elastic stiffness) when its step halves the residual, else a
-modified-Newton step with the elastic stiffness. Linear systems: Jacobi-preconditioned CG
-(diagonal of the elastic stiffness at the current temperature).
+B^T sigma(u) = 0 is solved by a safeguarded inexact Newton method until the force residual is
+below ``newton_tol`` (at most ``newton_iterations`` iterations): the consistent tangent
+(``jax.linearize`` of the residual, symmetric for associated J2, plus 1 % of the elastic
+stiffness) when its step halves the residual, else a modified-Newton step with the elastic
+stiffness. Linear systems: Jacobi-preconditioned CG (diagonal of the elastic stiffness at the
+current temperature) to a loose relative tolerance (inexact Newton: each iteration cuts the
+residual by about that factor, so a tight CG tolerance would only repeat work the next Newton
+iteration redoes; an increment that is elastic converges in one or two iterations).
 The reported ``residual`` is the largest nodal force imbalance after the last iteration divided
-by f_y,20 sqrt(dx dy) (a yield-level stress on one cell face). Rigid modes are removed as in the
+by sigma_ref sqrt(dx dy) (sigma_ref = min(f_y,20, E_20 / 1000), a yield-level stress on one cell
+face); the axial (generalized plane strain) residuals are divided by sigma_ref A and
+sigma_ref A sqrt(A). 1e-6 (the default ``newton_tol``) is about 3e-4 MPa for S355. Rigid modes are removed as in the
 elastic solver. Not differentiable (CG in a while loop); use the elastic solver for gradients.
 """
 
@@ -44,6 +49,8 @@ from ._stress_material import MechanicalMaterial
 from ._stress_section import cell_fields, check_section, default_maxiter, penalty
 
 REGULARISATION = 1e-2  # share of the elastic stiffness added to the consistent tangent
+NEWTON_TOL = 1e-6  # normalised force residual at which an increment counts as converged
+CG_TOL = 1e-4  # relative CG tolerance per Newton iteration in float64 (inexact Newton)
 
 
 @pytree_dataclass
@@ -56,6 +63,7 @@ class SectionHistory:
         axial: (c0, c1, c2) per time, [n_t, 3].
         residual: normalised force imbalance after the Newton iterations, [n_t].
         iterations: CG iterations summed over the Newton iterations, [n_t].
+        newton_iterations: Newton iterations taken, [n_t].
     """
 
     sxx: Array
@@ -68,6 +76,7 @@ class SectionHistory:
     axial: Array
     residual: Array
     iterations: Array
+    newton_iterations: Array
 
 
 def return_map(e: Array, eth: Array, ep: Array, kap: Array, E: Array, nu: Array, fy: Array,
@@ -93,12 +102,13 @@ def return_map(e: Array, eth: Array, ep: Array, kap: Array, E: Array, nu: Array,
 
 
 def section_plastic(T_hist: Array, grid: Grid, material: MechanicalMaterial,
-                    kind: str = "generalized", newton_iterations: int = 6,
-                    tol: float | None = None, maxiter: int | None = None) -> SectionHistory:
+                    kind: str = "generalized", newton_iterations: int = 12,
+                    tol: float | None = None, maxiter: int | None = None,
+                    newton_tol: float = NEWTON_TOL) -> SectionHistory:
     """Plastic section history for T_hist (K, [n_t, nx, ny]); no checks, jit-safe."""
     shape = (grid.shape[0], grid.shape[1])  # 2D, checked by check_section_grid
     dtype = T_hist.dtype
-    tol = 1e3 * default_tolerance(dtype) if tol is None else tol
+    tol = max(CG_TOL, 10 * default_tolerance(dtype)) if tol is None else tol
     maxiter = default_maxiter(shape) if maxiter is None else maxiter
     geo = geometry(grid)
     ops = operators(geo, shape, kind == "generalized")
@@ -106,7 +116,19 @@ def section_plastic(T_hist: Array, grid: Grid, material: MechanicalMaterial,
     nu = material.nu
     metal = grid.metal()
     zero = jnp.zeros((), dtype)
-    scale = material.fy20 * jnp.sqrt(geo.dx * geo.dy)
+    # A yield-level stress (f_y,20, or E_20 / 1000 when that is lower or f_y is "infinite").
+    sigma_ref = jnp.minimum(material.fy20, 1e-3 * material.youngs_modulus(material.T_ref))
+    scale = sigma_ref * jnp.sqrt(geo.dx * geo.dy)
+    area = jnp.sum(metal) * geo.dx * geo.dy
+    axial_scale = sigma_ref * area * jnp.stack([1.0, jnp.sqrt(area), jnp.sqrt(area)])
+    # float32 cannot resolve forces much below 1e-5 of the yield level.
+    newton_tol = max(newton_tol, 1e3 * float(jnp.finfo(dtype).eps))
+
+    def imbalance(r: Array) -> Array:
+        """Normalised force residual: nodal forces / (sigma_ref cell side), axial ones /
+        (sigma_ref A) and (sigma_ref A sqrt(A))."""
+        return jnp.maximum(jnp.max(jnp.abs(r[:-3])) / scale,
+                           jnp.max(jnp.abs(r[-3:]) / axial_scale))
 
     def increment(carry, T):
         v, ep, kap = carry
@@ -126,13 +148,13 @@ def section_plastic(T_hist: Array, grid: Grid, material: MechanicalMaterial,
         beta = penalty(diag, geo.active)
         inv_diag = 1.0 / diag
 
-        def newton(_, state):
+        def newton(state):
             # Safeguarded Newton: the consistent-tangent step (regularised by a small share of
             # the elastic stiffness, since the perfectly plastic tangent is nearly singular)
             # is kept when it reduces the force residual by half; otherwise a modified-Newton
             # step with the elastic stiffness (never overshoots) is taken instead.
-            v, its = state
-            r, tangent = jax.linearize(residual, v)
+            v, r, its, k = state
+            _, tangent = jax.linearize(residual, v)
             rn = jnp.linalg.norm(r[:-3]) + jnp.linalg.norm(r[-3:])
             dv, (k1, _) = pcg(
                 lambda x: tangent(x) + REGULARISATION * stiffness(x) + ops.constrain(x, beta),
@@ -140,42 +162,48 @@ def section_plastic(T_hist: Array, grid: Grid, material: MechanicalMaterial,
             r_t = residual(v + dv)
             good = jnp.linalg.norm(r_t[:-3]) + jnp.linalg.norm(r_t[-3:]) <= 0.5 * rn
 
-            def elastic_step(_: None) -> tuple[Array, Array]:
+            def elastic_step(_: None) -> tuple[Array, Array, Array]:
                 dv_e, (k2, _) = pcg(lambda x: stiffness(x) + ops.constrain(x, beta), -r,  # type: ignore[assignment]
                                     inv_diag, tol, maxiter)
-                return v + dv_e, k2
+                return v + dv_e, residual(v + dv_e), k2
 
-            v_new, k2 = jax.lax.cond(good, lambda _: (v + dv, jnp.zeros((), jnp.int32)),
-                                     elastic_step, None)
-            return v_new, its + k1 + k2
+            v_new, r_new, k2 = jax.lax.cond(
+                good, lambda _: (v + dv, r_t, jnp.zeros((), jnp.int32)), elastic_step, None)
+            return v_new, r_new, its + k1 + k2, k + 1
 
-        v, its = jax.lax.fori_loop(0, newton_iterations, newton,
-                                   (v, jnp.zeros((), jnp.int32)))
+        def unconverged(state) -> Array:
+            _, r, _, k = state
+            return (imbalance(r) > newton_tol) & (k < newton_iterations)
+
+        zero_i = jnp.zeros((), jnp.int32)
+        v, _, its, n_newton = jax.lax.while_loop(unconverged, newton,
+                                                 (v, residual(v), zero_i, zero_i))
         s, ep, kap = return_map(ops.B(v), eth, ep, kap, E, nu, fy, H)
         r = ops.Bt(w * s)
-        res = jnp.max(jnp.abs(r[:-3])) / scale
+        res = imbalance(r)
         fields = cell_fields(s, metal)
-        out = (*fields, gauss_to_cells(kap) * metal, v[-3:], res, its)
+        out = (*fields, gauss_to_cells(kap) * metal, v[-3:], res, its, n_newton)
         return (v, ep, kap), out
 
     n = ops.n
     init = (jnp.zeros((n,), dtype), jnp.zeros((*shape, 4, 4), dtype),
             jnp.zeros((*shape, 4), dtype))
     _, out = jax.lax.scan(increment, init, T_hist)
-    sxx, syy, sxy, szz, vm, p1, kap, axial, res, its = out
+    sxx, syy, sxy, szz, vm, p1, kap, axial, res, its, n_newton = out
     return SectionHistory(sxx=sxx, syy=syy, sxy=sxy, szz=szz, von_mises=vm, max_principal=p1,
                           equivalent_plastic_strain=kap, axial=axial, residual=res,
-                          iterations=its)
+                          iterations=its, newton_iterations=n_newton)
 
 
 _section_plastic_jit = jax.jit(section_plastic, static_argnames=(
-    "kind", "newton_iterations", "tol", "maxiter"))
+    "kind", "newton_iterations", "tol", "maxiter", "newton_tol"))
 
 
 def section_history(T_hist: Array, grid: Grid, material: MechanicalMaterial,
-                    kind: str = "generalized", newton_iterations: int = 6,
+                    kind: str = "generalized", newton_iterations: int = 12,
                     tol: float | None = None, maxiter: int | None = None,
-                    min_wall_cells: int = MIN_WALL_CELLS) -> SectionHistory:
+                    min_wall_cells: int = MIN_WALL_CELLS,
+                    newton_tol: float = NEWTON_TOL) -> SectionHistory:
     """Incremental J2 plasticity of a cross-section over a temperature history.
 
     Args:
@@ -185,8 +213,11 @@ def section_history(T_hist: Array, grid: Grid, material: MechanicalMaterial,
         grid: the 2D (masked) grid of the thermal solve.
         material: a :class:`MechanicalMaterial` (``hardening`` = 0: perfectly plastic).
         kind: ``generalized`` (default) or ``plane_strain``.
-        newton_iterations: Newton iterations per increment (static); check ``residual``.
-        tol: relative CG tolerance per Newton iteration (default 1e-7 in float64).
+        newton_iterations: most Newton iterations per increment (static); check ``residual``.
+        tol: relative CG tolerance per Newton iteration (default 1e-4 in float64).
+        newton_tol: stop an increment's Newton iterations when the normalised force
+            residual (see ``SectionHistory.residual``) is below it (default 1e-6; float32
+            cannot go below about 1e-4).
         maxiter: CG iteration cap per Newton iteration.
         min_wall_cells: minimum cells through the thinnest wall.
 
@@ -199,4 +230,5 @@ def section_history(T_hist: Array, grid: Grid, material: MechanicalMaterial,
     require(T_hist.ndim == 3 and T_hist.shape[1:] == grid.shape, "stress.temperature",
             f"array of shape {T_hist.shape}", f"[n_t, {grid.shape[0]}, {grid.shape[1]}] in K",
             "pass Trajectory.temperature of the same grid")
-    return _section_plastic_jit(T_hist, grid, mat, kind, newton_iterations, tol, maxiter)
+    return _section_plastic_jit(T_hist, grid, mat, kind, newton_iterations, tol, maxiter,
+                                newton_tol)
