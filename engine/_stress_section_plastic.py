@@ -22,8 +22,9 @@ iteration redoes; an increment that is elastic converges in one or two iteration
 The reported ``residual`` is the largest nodal force imbalance after the last iteration divided
 by sigma_ref sqrt(dx dy) (sigma_ref = min(f_y,20, E_20 / 1000), a yield-level stress on one cell
 face); the axial (generalized plane strain) residuals are divided by sigma_ref A and
-sigma_ref A sqrt(A). 1e-6 (the default ``newton_tol``) is about 3e-4 MPa for S355. Rigid modes are removed as in the
-elastic solver. Not differentiable (CG in a while loop); use the elastic solver for gradients.
+sigma_ref A sqrt(A). 1e-6 (the default ``newton_tol``) is about 2e-4 MPa for S355. Rigid modes
+are removed as in the elastic solver. Not differentiable (CG in a while loop); use the elastic
+solver for gradients.
 """
 
 from __future__ import annotations
