@@ -129,6 +129,52 @@ class Dataset:
                     }
 
 
+    def windows(self, split: str = "train", horizon: int = 1, steps: int = 1,
+                batch_size: int = 64, seed: int = 0, epochs: int = 1,
+                drop_last: bool = True) -> Iterator[dict[str, Any]]:
+        """Shuffled rollout windows: ``steps`` consecutive macro steps of ``horizon`` output
+        intervals each, for multi-step (autoregressive) training.
+
+        Yields dicts: ``state`` [B, *cells] (start), ``targets`` [B, steps, *cells] (the field
+        after each macro step), ``inputs`` [B, steps, horizon + 1, n_faces, 3] (gas
+        temperature, exchange factor, h at the knots of each macro step), ``params``,
+        ``cell_size``, ``sample``, ``step`` (output index of ``state``).
+        """
+        n_t = len(self.times)
+        span = horizon * steps
+        if horizon < 1 or steps < 1 or span >= n_t:
+            raise ValueError(f"horizon={horizon}, steps={steps} are invalid: expected "
+                             f"horizon * steps < {n_t} (the stored output times)")
+        code = self.split_code(split)
+        rng = np.random.default_rng(seed)
+        fields = ("temperature", *INPUT_FIELDS, "params", "cell_size", "sample")
+        for _ in range(epochs):
+            for i in rng.permutation(self.num_shards):
+                data = self._read_shard(int(i), fields, code)
+                n = len(data["sample"])
+                if n == 0:
+                    continue
+                starts = n_t - span
+                flat = rng.permutation(n * starts)
+                stop = len(flat) - (len(flat) % batch_size if drop_last else 0)
+                inputs = np.stack([data[f] for f in INPUT_FIELDS], axis=-1)  # [n, n_t, F, 3]
+                for b in range(0, stop, batch_size):
+                    idx = flat[b:b + batch_size]
+                    s, k = idx // starts, idx % starts
+                    ends = k[:, None] + horizon * np.arange(1, steps + 1)[None, :]
+                    knots = (k[:, None, None] + horizon * np.arange(steps)[None, :, None]
+                             + np.arange(horizon + 1)[None, None, :])
+                    yield {
+                        "state": data["temperature"][s, k],
+                        "targets": data["temperature"][s[:, None], ends],
+                        "inputs": inputs[s[:, None, None], knots],
+                        "params": data["params"][s],
+                        "cell_size": data["cell_size"][s],
+                        "sample": data["sample"][s],
+                        "step": k,
+                    }
+
+
 def open_dataset(path: str | Path, verify: bool = False) -> Dataset:
     """Open a dataset folder. Every shard must be complete (have its record); ``verify``
     also re-hashes every shard against the recorded sha256 (raises DatasetError)."""

@@ -115,3 +115,43 @@ def _cfg(**changes):
 def test_bad_dataset_config_names_the_key(changes, message):
     with pytest.raises(ConfigError, match=message):
         build_spec(_cfg(**changes))
+
+
+@pytest.mark.parametrize("name", ["slab", "section_2d"])
+def test_shipped_dataset_configs_build(name):
+    from engine.apps import CONF_DIR
+    from hydra import compose, initialize_config_dir
+
+    from training import build_design, build_manifest
+    from training._generate import build_spec as spec_of
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("datagen", [f"dataset={name}"], return_hydra_config=False)
+    from omegaconf import OmegaConf
+
+    plain = OmegaConf.to_container(cfg.dataset, resolve=True)
+    spec = spec_of(plain)
+    design = build_design(plain, spec)
+    manifest = build_manifest(plain, spec, design)
+    assert plain["path"] == f"data/{name}"
+    assert manifest["n_total"] == plain["n_samples"] + plain["n_extrapolation"]
+    assert len(manifest["shards"]) == plain["num_shards"]
+    # t_end defaults to the longest passage, a whole number of output intervals.
+    assert spec.t_end >= sum(z.duration[1] for z in spec.zones)
+    assert spec.t_end % spec.output_interval == 0
+
+
+@pytest.mark.parametrize(("launcher", "target"), [
+    ("local", "hydra_plugins.hydra_joblib_launcher.joblib_launcher.JoblibLauncher"),
+    ("slurm", "hydra_plugins.hydra_submitit_launcher.submitit_launcher.SlurmLauncher"),
+])
+def test_launcher_configs_compose(launcher, target):
+    from hydra import compose, initialize_config_dir
+
+    from engine.apps import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("datagen", [f"hydra/launcher={launcher}", "dataset.shard=0"],
+                      return_hydra_config=True)
+    assert cfg.hydra.launcher._target_ == target
+    assert cfg.dataset.shard == 0
