@@ -19,6 +19,7 @@ Every network maps normalised inputs to a normalised *increment* of the field:
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import jax
@@ -35,7 +36,7 @@ class MLP(nnx.Module):
         n_field = math.prod(cells)
         sizes = [n_field + n_drive] + [hidden] * depth
         self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs)
-                                for a, b in zip(sizes[:-1], sizes[1:], strict=True)])
+                                for a, b in itertools.pairwise(sizes)])
         # Start near the identity map of the residual form: a small last layer.
         self.out = nnx.Linear(hidden, n_field, rngs=rngs,
                               kernel_init=nnx.initializers.variance_scaling(
@@ -114,7 +115,7 @@ class FNO(nnx.Module):
             x = spec(x) + point(x)
             if k + 1 < len(self.spectral):
                 x = jax.nn.gelu(x)
-        crop = (slice(None),) + tuple(slice(p, p + n) for n in self.cells)
+        crop = (slice(None), *tuple(slice(p, p + n) for n in self.cells))
         x = x[crop]
         return self.out(jax.nn.gelu(self.proj(x)))[..., 0]
 

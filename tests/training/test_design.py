@@ -119,9 +119,9 @@ def test_bad_dataset_config_names_the_key(changes, message):
 
 @pytest.mark.parametrize("name", ["slab", "section_2d"])
 def test_shipped_dataset_configs_build(name):
-    from engine.apps import CONF_DIR
     from hydra import compose, initialize_config_dir
 
+    from engine.apps import CONF_DIR
     from training import build_design, build_manifest
     from training._generate import build_spec as spec_of
 
