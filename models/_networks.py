@@ -59,14 +59,14 @@ class SpectralConv(nnx.Module):
         blocks = 2 if len(modes) == 2 else 1
         scale = 1.0 / (width * width)
         shape = (blocks, width, width, *modes)
-        self.w_re = nnx.Param(scale * jax.random.uniform(rngs.params(), shape))
-        self.w_im = nnx.Param(scale * jax.random.uniform(rngs.params(), shape))
+        self.w_re = nnx.Param(scale * jax.random.uniform(rngs.params(), shape, jnp.float32))
+        self.w_im = nnx.Param(scale * jax.random.uniform(rngs.params(), shape, jnp.float32))
 
     def __call__(self, x: jax.Array) -> jax.Array:
         # x: [B, *space, C]
         axes = tuple(range(1, x.ndim - 1))
         xf = jnp.fft.rfftn(x, axes=axes)
-        w = (self.w_re[...] + 1j * self.w_im[...]).astype(xf.dtype)
+        w = jax.lax.complex(self.w_re[...], self.w_im[...]).astype(xf.dtype)
         out = jnp.zeros(xf.shape, xf.dtype)
         if len(self.modes) == 1:
             (m,) = self.modes

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 INPUT_CHANNELS = ("gas_temperature", "exchange_factor", "h")
+ROUNDING = 1e-5  # relative excess below this is float32 rounding, not extrapolation
 
 
 def _std(x: np.ndarray, axis: Any = None) -> np.ndarray:
@@ -102,7 +103,8 @@ class Envelope:
         def excess(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
             lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
             width = np.where(hi - lo > 1e-12, hi - lo, np.maximum(np.abs(hi), 1.0))
-            return np.maximum(np.maximum(lo - x, x - hi), 0.0) / width
+            rel = np.maximum(np.maximum(lo - x, x - hi), 0.0) / width
+            return np.where(rel > ROUNDING, rel, 0.0)  # float32 inputs round past the edges
 
         d_field = excess(field.reshape(b, -1), self.field_low, self.field_high).max(axis=1)
         d_in = excess(inputs.reshape(b, -1, 3), self.input_low, self.input_high)

@@ -187,7 +187,7 @@ def build_manifest(cfg: Mapping[str, Any], spec: DatasetSpec, design: Design) ->
         "code_version": code_version(),
         "config_hash": config_hash(identity),
         "identity": identity,
-        "config": dict(cfg),
+        "config": {k: v for k, v in cfg.items() if k not in ("shard", "progress")},
         "geometry": spec.geometry,
         "cells": list(spec.cells),
         "face_names": list(spec.face_names),

@@ -52,8 +52,13 @@ def sha256(path: Path) -> str:
 
 
 def config_hash(identity: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of what defines the samples."""
-    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+    """sha256 of the canonical JSON of what defines the samples. Mappings whose order means
+    something (``zones``: travel order) become lists of [name, value] first, then keys are
+    sorted, so the hash changes when the zones are reordered but not when keys are."""
+    canonical = dict(identity)
+    if isinstance(canonical.get("zones"), Mapping):
+        canonical["zones"] = [[k, v] for k, v in canonical["zones"].items()]
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
 
 
 def _write_json_atomic(path: Path, data: Any, exclusive: bool = False) -> bool:
@@ -62,7 +67,8 @@ def _write_json_atomic(path: Path, data: Any, exclusive: bool = False) -> bool:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
+            # Key order is kept: zones are in travel order (sorting would reorder the furnace).
+            json.dump(data, f, indent=1)
             f.flush()
             os.fsync(f.fileno())
         if exclusive:

@@ -1,0 +1,215 @@
+"""Surrogates: network shapes, a tiny training run that learns, checkpoints that load in a
+fresh process without training code, resume, data parallelism, the envelope, evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+from training_cases import tiny
+
+from engine import ConfigError
+from models import (
+    Envelope,
+    Normalizer,
+    SurrogateConfig,
+    build_ensemble,
+    ensemble_step,
+    load_surrogate,
+    rollout,
+)
+from training import generate, open_dataset
+from training._train import passage_batch, train
+
+ROOT = Path(__file__).resolve().parents[2]
+NORM = Normalizer(900.0, 300.0, (900.0, 0.6, 0.0), (300.0, 0.1, 1.0), (0.2, 1.0), (0.05, 0.1),
+                  20.0)
+SMALL_MLP = {"kind": "mlp", "horizon": 2, "ensemble": 2, "hidden": 32, "depth": 2}
+TRAIN = {"steps": 60, "batch_size": 32, "eval_every": 20, "checkpoint_every": 20,
+         "val_samples": 4, "warmup_steps": 10, "curriculum": [[0.0, 1], [0.5, 2]]}
+
+
+@pytest.mark.parametrize(("kind", "cells", "network"), [
+    ("mlp", (24,), {"hidden": 16, "depth": 2}),
+    ("fno", (24,), {"width": 8, "modes": 4, "layers": 2}),
+    ("fno", (8, 6), {"width": 8, "modes": 3, "layers": 2}),
+])
+def test_network_shapes_and_dtypes(kind, cells, network):
+    n_faces = 2 if len(cells) == 1 else 4
+    cfg = SurrogateConfig(kind, network, cells, n_faces, 3, 120.0, ("thickness", "material"),
+                          ensemble=3)
+    graphdef, state = nnx.split(build_ensemble(cfg))
+    T = jnp.full((5, *cells), 800.0, jnp.float32)
+    u = jnp.ones((5, 4, n_faces, 3), jnp.float32)
+    p = jnp.ones((5, 2), jnp.float32)
+    out = ensemble_step(graphdef, state, NORM, T, u, p)
+    assert out.shape == (3, 5, *cells) and out.dtype == jnp.float32
+    roll = rollout(graphdef, state, NORM, T, jnp.ones((5, 7, 4, n_faces, 3), jnp.float32), p)
+    assert roll.shape == (3, 5, 7, *cells)
+    # Members differ (independent initialisation), and a fresh network is near the identity
+    # of the residual form (small last layer): the step changes T by well under delta_scale.
+    assert float(jnp.max(jnp.abs(out[0] - out[1]))) > 0
+    assert float(jnp.max(jnp.abs(out - T))) < 3 * NORM.delta_scale
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("surrogate") / "ds"
+    generate(tiny(path, n_samples=24, n_extrapolation=4, num_shards=2, batch_size=8))
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "mlp"
+    report = train(SMALL_MLP, TRAIN, dataset, out)
+    return out, report
+
+
+def test_tiny_training_lowers_the_error(trained):
+    _, report = trained
+    h = report.history
+    assert [r["step"] for r in h] == [20, 40, 60]
+    assert h[-1]["loss"] < 0.5 * h[0]["loss"], h  # measured: 0.68 -> 0.22
+    assert h[-1]["val_rollout_rmse_K"] < 0.75 * h[0]["val_rollout_rmse_K"], h  # 85 -> 44 K
+    assert report.best_val_rmse_K == min(r["val_rollout_rmse_K"] for r in h)
+
+
+def test_checkpoint_loads_in_a_fresh_process_with_identical_predictions(trained, dataset,
+                                                                       tmp_path):
+    out, _ = trained
+    sur = load_surrogate(out)
+    ds = open_dataset(dataset)
+    p = passage_batch(ds, "test", sur.config.horizon, sur.config.param_names)
+    mean, sigma = sur.rollout(p["T0"], p["inputs"], p["params"])
+    np.savez(tmp_path / "inputs.npz", **{k: p[k] for k in ("T0", "inputs", "params")})
+    # Only models/ is imported there: no Hydra, no training code, no pickle.
+    script = (
+        "import sys, numpy as np\n"
+        "from models import load_surrogate\n"
+        f"d = np.load({str(tmp_path / 'inputs.npz')!r})\n"
+        f"s = load_surrogate({str(out)!r})\n"
+        "m, sd = s.rollout(d['T0'], d['inputs'], d['params'])\n"
+        f"np.savez({str(tmp_path / 'fresh.npz')!r}, mean=np.asarray(m), sigma=np.asarray(sd))\n"
+        "assert not any(k.startswith(('training', 'hydra')) for k in sys.modules), "
+        "[k for k in sys.modules if k.startswith(('training', 'hydra'))]\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    fresh = np.load(tmp_path / "fresh.npz")
+    np.testing.assert_array_equal(fresh["mean"], np.asarray(mean))
+    np.testing.assert_array_equal(fresh["sigma"], np.asarray(sigma))
+    meta = sur.metadata
+    assert meta["dataset"]["config_hash"] == ds.manifest["config_hash"]
+    assert meta["code_version"] and meta["config"]["kind"] == "mlp"
+
+
+def test_resume_continues_the_same_run(dataset, tmp_path):
+    out = tmp_path / "resume"
+    first = train(SMALL_MLP, {**TRAIN, "steps": 40}, dataset, out)
+    assert first.step == 40 and first.resumed_from is None
+    second = train(SMALL_MLP, {**TRAIN, "steps": 60}, dataset, out)
+    assert second.resumed_from == 40 and second.step == 60
+    assert [r["step"] for r in second.history] == [20, 40, 60]
+    lines = (out / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(x)["step"] for x in lines] == [20, 40, 60]
+    # A different model in the same out_dir is refused, not mixed in.
+    with pytest.raises(ConfigError, match=r"holds a checkpoint of a different model"):
+        train({**SMALL_MLP, "hidden": 16}, {**TRAIN, "steps": 80}, dataset, out)
+
+
+def test_envelope_flags_inputs_outside_the_training_ranges(trained, dataset):
+    sur = load_surrogate(trained[0])
+    ds = open_dataset(dataset)
+    cfg = sur.config
+    inside = passage_batch(ds, "train", cfg.horizon, cfg.param_names)
+    d_in = sur.envelope_distance(inside["T0"], inside["inputs"], inside["params"])
+    assert np.all(d_in == 0)
+    outside = passage_batch(ds, "extrapolation", cfg.horizon, cfg.param_names)
+    d_out = sur.envelope_distance(outside["T0"], outside["inputs"], outside["params"])
+    assert np.all(d_out >= 0) and np.max(d_out) > 0
+    p = inside["params"][:1].copy()
+    j = list(cfg.param_names).index("thickness")
+    env = sur.envelope
+    p[0, j] = env.param_high[j] + 0.2 * (env.param_high[j] - env.param_low[j])
+    d = sur.envelope_distance(inside["T0"][:1], inside["inputs"][:1], p)
+    np.testing.assert_allclose(d, 0.2, rtol=1e-5)
+
+
+def test_envelope_json_round_trip():
+    env = Envelope(("a",), (0.0,), (1.0,), (300.0, 0.3, 0.0), (1500.0, 0.9, 0.0), 290.0, 1600.0)
+    assert Envelope.from_json(json.loads(json.dumps(env.to_json()))) == env
+    assert Normalizer.from_json(json.loads(json.dumps(NORM.to_json()))) == NORM
+
+
+@pytest.mark.slow
+def test_data_parallel_step_equals_single_device(dataset, tmp_path):
+    script = f"""
+import jax, numpy as np, jax.numpy as jnp
+from flax import nnx
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from models import SurrogateConfig, build_ensemble
+from training import open_dataset
+from training._train import make_optimizer, make_train_step, settings_from, fit_normalisation
+ds = open_dataset({str(dataset)!r})
+cfg = SurrogateConfig("mlp", {{"hidden": 32, "depth": 2}}, (8,), 2, 2, 120.0,
+                      ("thickness", "material"), ensemble=2)
+norm, _ = fit_normalisation(ds, cfg.param_names, 2)
+g, state = nnx.split(build_ensemble(cfg))
+tx = make_optimizer(settings_from({{"steps": 10}}))
+w = next(ds.windows("train", horizon=2, steps=2, batch_size=16))
+cols = [ds.parameter_names.index(n) for n in cfg.param_names]
+b = {{"state": w["state"], "inputs": w["inputs"], "targets": w["targets"],
+      "params": w["params"][:, cols]}}
+b = {{k: jnp.asarray(v, jnp.float32) for k, v in b.items()}}
+step = jax.jit(make_train_step(g, norm, tx))
+s1, _, l1 = step(state, tx.init(state), b)
+assert len(jax.devices()) == 2
+mesh = Mesh(np.asarray(jax.devices()), ("data",))
+bs = {{k: jax.device_put(v, NamedSharding(mesh, P("data"))) for k, v in b.items()}}
+rep = NamedSharding(mesh, P())
+st = jax.device_put(state, rep)
+s2, _, l2 = step(st, jax.device_put(tx.init(state), rep), bs)
+assert len(bs["state"].sharding.device_set) == 2
+np.testing.assert_allclose(float(l1), float(l2), rtol=1e-5)
+for a, c in zip(jax.tree.leaves(s1), jax.tree.leaves(s2)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(c), rtol=1e-4, atol=1e-6)
+print("ok")
+"""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "ok" in proc.stdout
+
+
+def test_evaluation_report(trained, dataset):
+    from training._evaluate import evaluate, format_report
+
+    jax.config.update("jax_enable_x64", True)
+    report = evaluate(trained[0], dataset, speed=False)
+    assert report["test"]["samples"] > 0 and report["extrapolation"]["samples"] == 4
+    t = report["test"]
+    assert t["rmse_K"] <= t["max_K"] and 0 <= t["calibration"]["share_within_2sigma"] <= 1
+    assert len(t["error_growth_rmse_K"]) == (len(open_dataset(dataset).times) - 1) // 2
+    assert (trained[0] / "evaluation" / "report.json").is_file()
+    assert (trained[0] / "evaluation" / "rollouts.png").is_file()
+    assert "rollout RMSE" in format_report(report)
+
+
+@pytest.mark.parametrize(("model", "message"), [
+    ({**SMALL_MLP, "params": ["thickness", "colour"]}, r"model\.params=.* \['colour'\] are not"),
+    ({**SMALL_MLP, "horizon": 50}, r"model\.horizon=50 is invalid"),
+])
+def test_bad_model_config(dataset, tmp_path, model, message):
+    with pytest.raises(ConfigError, match=message):
+        train(model, TRAIN, dataset, tmp_path / "x")
