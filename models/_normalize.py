@@ -67,7 +67,9 @@ class Normalizer:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Normalizer:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in d.items()}
+        return cls(**kwargs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,4 +119,6 @@ class Envelope:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> Envelope:
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+        kwargs: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in d.items()}
+        return cls(**kwargs)
