@@ -49,7 +49,7 @@ from models._checkpoint import (
 
 from .dataset import INPUT_FIELDS, Dataset, open_dataset
 
-DEFAULT_PARAMS = ("thickness", "conductivity_scale", "capacity_scale", "material")
+DEFAULT_PARAMS = ("conductivity_scale", "capacity_scale", "material")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +199,11 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
     kind = model_cfg.pop("kind", "mlp")
     horizon = int(model_cfg.pop("horizon", 5))
     ensemble = int(model_cfg.pop("ensemble", 4))
-    param_names = tuple(model_cfg.pop("params", DEFAULT_PARAMS))
+    chosen = model_cfg.pop("params", None)
+    if chosen is None:  # geometry of the dataset plus the material inputs
+        geo = ("thickness",) if ds.manifest["geometry"] == "slab" else ("width", "height")
+        chosen = [*geo, *(p for p in DEFAULT_PARAMS if p in ds.parameter_names)]
+    param_names = tuple(chosen)
     missing = [p for p in param_names if p not in ds.parameter_names]
     if missing:
         raise ConfigError(f"model.params={list(param_names)} is invalid: {missing} are not "
