@@ -29,7 +29,8 @@ TINY = ["geometry.cells=8", "solver.t_end=1200", "solver.dt=60", "solver.save_in
         "solver.iterations=1", "output.progress=false"]
 
 
-# conf/ also holds the datagen groups (dataset, hydra/launcher): tested in tests/training.
+# conf/ also holds the datagen and train groups (dataset, model, training, data,
+# hydra/launcher): tested in tests/training.
 SIMULATE_GROUPS = {"geometry", "material", "boundary", "initial", "solver", "output",
                    "experiment", "stress"}
 
@@ -41,7 +42,7 @@ def _options() -> list[tuple[str, str]]:
 
 def test_every_group_has_options():
     groups = {p.parent.name for p in CONF_DIR.glob("*/*.yaml")}
-    assert groups == SIMULATE_GROUPS | {"dataset"}
+    assert groups == SIMULATE_GROUPS | {"dataset", "model", "training", "data"}
 
 
 @pytest.mark.parametrize(("group", "option"), _options())

@@ -213,3 +213,21 @@ def test_evaluation_report(trained, dataset):
 def test_bad_model_config(dataset, tmp_path, model, message):
     with pytest.raises(ConfigError, match=message):
         train(model, TRAIN, dataset, tmp_path / "x")
+
+
+@pytest.mark.parametrize(("model", "data"), [("mlp", "slab"), ("fno", "slab"),
+                                             ("mlp", "section_2d"), ("fno", "section_2d")])
+def test_train_configs_compose(model, data):
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from engine.apps import CONF_DIR
+    from training._train import settings_from
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", [f"model={model}", f"data={data}"])
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    assert plain["out_dir"] == f"runs/train/{model}_{data}"
+    assert plain["data"]["path"] == f"data/{data}"
+    s = settings_from(plain["training"])
+    assert s.rollout_steps(0) == 1 and s.rollout_steps(s.steps - 1) == 8
