@@ -11,11 +11,14 @@ three items:
 
 ``load_surrogate(run_dir)`` rebuilds a ``Surrogate`` for inference from the directory alone:
 it reads the metadata, builds the abstract network from the config (``nnx.eval_shape``) and
-restores the weights into it. No Hydra, no training code, no pickle.
+restores the weights into it. No Hydra, no training code, no pickle. If the run holds
+``calibration.json`` (written by ``steeltwin-train`` at the end and by ``steeltwin-evaluate``),
+its ``spread_scale`` multiplies the ensemble spread.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ from ._surrogate import Surrogate, SurrogateConfig, build_ensemble
 
 CHECKPOINTS = "checkpoints"  # the latest training state (resume)
 BEST = "best"  # the weights with the best validation rollout (inference)
+CALIBRATION = "calibration.json"  # spread_scale fitted on validation rollouts (optional)
 
 
 def checkpoint_manager(run_dir: str | Path, which: str = CHECKPOINTS,
@@ -95,5 +99,9 @@ def load_surrogate(run_dir: str | Path, step: int | None = None) -> Surrogate:
     got = manager.restore(step, args=ocp.args.Composite(
         model=ocp.args.StandardRestore(target)))
     nnx.replace_by_pure_dict(state, got["model"])
+    scale = 1.0
+    calibration = root / CALIBRATION
+    if calibration.is_file():
+        scale = float(json.loads(calibration.read_text())["spread_scale"])
     return Surrogate(config, graphdef, state, Normalizer.from_json(metadata["normalizer"]),
-                     Envelope.from_json(metadata["envelope"]), metadata)
+                     Envelope.from_json(metadata["envelope"]), metadata, spread_scale=scale)

@@ -140,7 +140,8 @@ class Surrogate:
     """A trained surrogate for inference: networks, normalisation, envelope, config.
 
     ``step`` and ``rollout`` are jitted once per input shape; they return the ensemble mean
-    and standard deviation (K).
+    and standard deviation (K) times ``spread_scale`` (1, or the factor that makes the spread
+    match the rollout error on validation data: ``calibration.json`` of the run).
     """
 
     config: SurrogateConfig
@@ -149,6 +150,7 @@ class Surrogate:
     normalizer: Normalizer
     envelope: Envelope
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    spread_scale: float = 1.0  # ensemble std multiplier calibrated on validation data
 
     def __post_init__(self) -> None:
         norm = self.normalizer
@@ -171,12 +173,12 @@ class Surrogate:
     def step(self, T: Any, inputs: Any, params: Any) -> tuple[jax.Array, jax.Array]:
         out = self._step(self.state, jnp.asarray(T, jnp.float32),
                          jnp.asarray(inputs, jnp.float32), jnp.asarray(params, jnp.float32))
-        return out.mean(0), out.std(0)
+        return out.mean(0), self.spread_scale * out.std(0)
 
     def rollout(self, T0: Any, inputs: Any, params: Any) -> tuple[jax.Array, jax.Array]:
         out = self._rollout(self.state, jnp.asarray(T0, jnp.float32),
                             jnp.asarray(inputs, jnp.float32), jnp.asarray(params, jnp.float32))
-        return out.mean(0), out.std(0)
+        return out.mean(0), self.spread_scale * out.std(0)
 
     def members(self, T0: Any, inputs: Any, params: Any) -> jax.Array:
         """Every member's rollout, [K, B, S, *cells] (K)."""

@@ -8,8 +8,9 @@ the whole passage (macro steps of the model's horizon) and compared with the sol
   cell(s)), surface (mean of the outer cells along the vertical axis) and mean temperature;
   the share of scenarios whose centre is within 5 K;
 - error growth along the rollout (RMSE per macro step);
-- calibration of the ensemble spread sigma: the share of points with |error| <= 2 sigma
-  (0.95 for a calibrated Gaussian) and the ratio RMSE / RMS(sigma) (1 when calibrated);
+- calibration of the ensemble spread sigma (scaled by the factor fitted on the *validation*
+  split, ``calibrate``): the share of points with |error| <= 2 sigma (0.95 for a calibrated
+  Gaussian) and the ratio RMSE / RMS(sigma) (1 when calibrated);
 - the envelope distance of each split (0 inside the training ranges).
 
 Speed, side by side in one process: the surrogate's batched rollout (batch 1 and 256) and
@@ -34,6 +35,7 @@ import numpy as np
 
 from engine import crank_nicolson, solve
 from models import Surrogate, load_surrogate
+from models._checkpoint import CALIBRATION
 
 from ._generate import build_spec
 from ._scenarios import material_tables, perturbation, scenario_from_row
@@ -63,7 +65,7 @@ def split_metrics(sur: Surrogate, ds: Dataset, split: str) -> dict[str, Any]:
     if len(p["T0"]) == 0:
         return {"samples": 0}
     members = np.asarray(sur.members(p["T0"], p["inputs"], p["params"]), np.float64)
-    mean, sigma = members.mean(0), members.std(0)
+    mean, sigma = members.mean(0), sur.spread_scale * members.std(0)
     err = mean - p["targets"]
     axes = tuple(range(2, err.ndim))
     per_sample_rmse = np.sqrt(np.mean(err**2, axis=(1, *axes)))
@@ -226,9 +228,29 @@ def plot_report(metrics: Mapping[str, Any], cells: tuple[int, ...], out: Path) -
     return paths
 
 
+def calibrate(run_dir: str | Path, data_path: str | Path, limit: int = 256) -> dict[str, Any]:
+    """Fit the spread multiplier on validation rollouts (not test): the factor that makes the
+    RMS ensemble spread equal the RMS error. Writes ``<run_dir>/calibration.json``."""
+    sur = load_surrogate(run_dir)
+    sur.spread_scale = 1.0
+    ds = open_dataset(data_path)
+    cfg = sur.config
+    p = passage_batch(ds, "validation", cfg.horizon, cfg.param_names, limit)
+    members = np.asarray(sur.members(p["T0"], p["inputs"], p["params"]), np.float64)
+    err = members.mean(0) - p["targets"]
+    rms_sigma = float(np.sqrt(np.mean(members.std(0) ** 2)))
+    out = {"spread_scale": float(np.sqrt(np.mean(err**2)) / max(rms_sigma, 1e-9)),
+           "fitted_on": "validation", "scenarios": len(p["T0"]),
+           "rms_error_K": float(np.sqrt(np.mean(err**2))), "rms_spread_K": rms_sigma}
+    (Path(run_dir) / CALIBRATION).write_text(json.dumps(out, indent=1))
+    return out
+
+
 def evaluate(run_dir: str | Path, data_path: str | Path, out_dir: str | Path | None = None,
              speed: bool = True) -> dict[str, Any]:
-    """Evaluate the surrogate of ``run_dir`` on the dataset; writes report.json and plots."""
+    """Evaluate the surrogate of ``run_dir`` on the dataset; writes report.json and plots.
+    The spread is first calibrated on the validation split (``calibrate``)."""
+    calibration = calibrate(run_dir, data_path)
     sur = load_surrogate(run_dir)
     ds = open_dataset(data_path)
     out = Path(out_dir) if out_dir is not None else Path(run_dir) / "evaluation"
@@ -237,7 +259,7 @@ def evaluate(run_dir: str | Path, data_path: str | Path, out_dir: str | Path | N
     report: dict[str, Any] = {
         "run_dir": str(Path(run_dir).resolve()), "dataset": str(Path(data_path).resolve()),
         "model": sur.config.to_json(), "parameters": sur.n_parameters,
-        "trained_steps": sur.metadata.get("step"),
+        "trained_steps": sur.metadata.get("step"), "calibration": calibration,
         **{k: {kk: vv for kk, vv in v.items() if kk != "_arrays"} for k, v in metrics.items()},
     }
     if speed:

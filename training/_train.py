@@ -313,6 +313,10 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
     finally:
         if bar is not None:
             bar.close()
+    if best[1] > 0:
+        from ._evaluate import calibrate
+
+        calibrate(out, data_path, settings.val_samples)
     return TrainReport(out, step, best[0], best[1], time.perf_counter() - t0, resumed,
                        stopped, history)
 

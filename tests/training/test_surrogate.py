@@ -231,3 +231,20 @@ def test_train_configs_compose(model, data):
     assert plain["data"]["path"] == f"data/{data}"
     s = settings_from(plain["training"])
     assert s.rollout_steps(0) == 1 and s.rollout_steps(s.steps - 1) == 8
+
+
+def test_spread_calibration_is_fitted_on_validation(trained, dataset):
+    from training._evaluate import calibrate
+
+    cal = json.loads((trained[0] / "calibration.json").read_text())  # written by train()
+    assert cal["fitted_on"] == "validation" and cal["spread_scale"] > 0
+    again = calibrate(trained[0], dataset)
+    sur = load_surrogate(trained[0])
+    assert sur.spread_scale == pytest.approx(again["spread_scale"])
+    # After scaling, the RMS spread on validation equals the RMS error.
+    ds = open_dataset(dataset)
+    p = passage_batch(ds, "validation", sur.config.horizon, sur.config.param_names)
+    mean, sigma = sur.rollout(p["T0"], p["inputs"], p["params"])
+    err = np.asarray(mean, np.float64) - p["targets"]
+    np.testing.assert_allclose(np.sqrt(np.mean(np.asarray(sigma, np.float64) ** 2)),
+                               np.sqrt(np.mean(err**2)), rtol=1e-4)
