@@ -96,22 +96,35 @@ class Envelope:
     def distance(self, field: Any, inputs: Any, params: Any) -> np.ndarray:
         """Largest relative excess outside the envelope per batch row (0 inside).
 
-        field [B, *cells] K, inputs [B, ..., 3], params [B, P]."""
-        field = np.asarray(field, np.float64)
-        inputs = np.asarray(inputs, np.float64)
-        params = np.asarray(params, np.float64)
-        b = field.shape[0]
+        field [B, *cells] K, inputs [B, ..., 3], params [B, P]. NumPy in, NumPy out (float64);
+        ``distance_jax`` is the same measure in JAX (for use inside ``jit``)."""
+        return np.asarray(self._distance(np, np.asarray(field, np.float64),
+                                         np.asarray(inputs, np.float64),
+                                         np.asarray(params, np.float64)))
 
-        def excess(x: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
+    def distance_jax(self, field: Any, inputs: Any, params: Any) -> Any:
+        """:meth:`distance` in JAX, in the dtype of ``field`` (traceable, differentiable)."""
+        import jax.numpy as jnp  # local: the rest of this module is plain NumPy
+
+        dt = jnp.asarray(field).dtype
+        return self._distance(jnp, jnp.asarray(field), jnp.asarray(inputs, dt),
+                              jnp.asarray(params, dt))
+
+    def _distance(self, xp: Any, field: Any, inputs: Any, params: Any) -> Any:
+        b = field.shape[0]
+        dt = field.dtype
+
+        def excess(x: Any, lo: Any, hi: Any) -> Any:
             lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
             width = np.where(hi - lo > 1e-12, hi - lo, np.maximum(np.abs(hi), 1.0))
-            rel = np.maximum(np.maximum(lo - x, x - hi), 0.0) / width
-            return np.where(rel > ROUNDING, rel, 0.0)  # float32 inputs round past the edges
+            lo, hi, width = (xp.asarray(v, dt) for v in (lo, hi, width))
+            rel = xp.maximum(xp.maximum(lo - x, x - hi), 0.0) / width
+            return xp.where(rel > ROUNDING, rel, 0.0)  # float32 inputs round past the edges
 
         d_field = excess(field.reshape(b, -1), self.field_low, self.field_high).max(axis=1)
         d_in = excess(inputs.reshape(b, -1, 3), self.input_low, self.input_high)
         d_par = excess(params, self.param_low, self.param_high)
-        return np.maximum(np.maximum(d_field, d_in.reshape(b, -1).max(axis=1)),
+        return xp.maximum(xp.maximum(d_field, d_in.reshape(b, -1).max(axis=1)),
                           d_par.max(axis=1))
 
     def to_json(self) -> dict[str, Any]:

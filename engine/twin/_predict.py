@@ -1,0 +1,181 @@
+"""Predict API: fields and summaries of slabs at requested times, through any propagator.
+
+``predict(propagator, scenarios, times)`` rolls each slab (one engine ``Scenario`` per asset:
+1D slab grid, EN 1993-1-2 material, a boundary such as a furnace schedule, the initial
+temperature) forward in steps of ``propagator.step_seconds`` from ``start_time`` (or from a
+given current field), all assets in one batched call, and interpolates linearly in time to
+the requested times. Summaries per asset and time: top and bottom face temperature (the
+solver's face balance), centre (mean of the middle cells), mean, and surface - centre; the
+spread (K, the surrogate ensemble's calibrated std; 0 for physics) and the provenance of
+every step. ``stress=True`` adds the elastic free-plate stress (EN 1993-1-2 E(T), thermal
+strain) and the utilisation von Mises / f_y(T).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._boundary import Boundary
+from .._errors import ConfigError
+from .._solve import Scenario
+from .._stress_material import carbon_steel_mechanical, stainless_steel_mechanical
+from .._stress_plate import plate_elastic
+from .._stress_risk import utilisation
+from ._propagator import AbstractPropagator, source_names
+from ._slab import (
+    knot_inputs,
+    knot_times,
+    material_tables,
+    scenario_params,
+    slab_grid_of,
+    surface_temperature,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """Result of :func:`predict` (temperatures K, times s, stress Pa). Arrays per asset (B)
+    and requested time (T); ``temperature`` and ``spread`` are [B, T, n]."""
+
+    times: np.ndarray
+    temperature: np.ndarray
+    spread: np.ndarray
+    surface_bottom: np.ndarray
+    surface_top: np.ndarray
+    centre: np.ndarray
+    mean: np.ndarray
+    centre_spread: np.ndarray
+    provenance: list[list[str]]  # per asset, the source of each step
+    step_times: np.ndarray
+    stress: np.ndarray | None = None  # in-plane sigma_xx = sigma_yy, [B, T, n]
+    utilisation: np.ndarray | None = None
+
+    @property
+    def surface_centre(self) -> np.ndarray:
+        """Largest face temperature minus the centre, K, [B, T]."""
+        return np.maximum(self.surface_top, self.surface_bottom) - self.centre
+
+    def summary(self, asset: int = 0) -> dict[str, Any]:
+        """Plain numbers of one asset at the last requested time (degC where named _C)."""
+        k = -1
+        src = self.provenance[asset]
+        out = {"time_s": float(self.times[k]),
+               "surface_top_C": float(self.surface_top[asset, k] - 273.15),
+               "surface_bottom_C": float(self.surface_bottom[asset, k] - 273.15),
+               "centre_C": float(self.centre[asset, k] - 273.15),
+               "mean_C": float(self.mean[asset, k] - 273.15),
+               "centre_spread_K": float(self.centre_spread[asset, k]),
+               "max_surface_centre_K": float(np.max(np.abs(self.surface_centre[asset]))),
+               "sources": {s: src.count(s) for s in sorted(set(src))}}
+        if self.utilisation is not None:
+            out["max_utilisation"] = float(np.max(self.utilisation[asset]))
+        return out
+
+
+def centre_of(T: Any) -> Any:
+    n = T.shape[-1]
+    lo, hi = (n // 2 - 1, n // 2 + 1) if n % 2 == 0 else (n // 2, n // 2 + 1)
+    return T[..., lo:hi].mean(axis=-1)
+
+
+def resample(T: np.ndarray, cells: int) -> np.ndarray:
+    """A through-thickness field [..., m] on ``cells`` equal cells (linear in the centres)."""
+    m = T.shape[-1]
+    if m == cells:
+        return T
+    src = (np.arange(m) + 0.5) / m
+    dst = (np.arange(cells) + 0.5) / cells
+    return np.apply_along_axis(lambda row: np.interp(dst, src, row), -1, T)
+
+
+_knots = jax.jit(knot_inputs)
+
+
+def schedule_inputs(boundary: Boundary, t0: float, n_steps: int, step_seconds: float,
+                    n_knots: int) -> jax.Array:
+    """Knot inputs [n_steps, n_knots, 2, 3] of a boundary from ``t0`` (s)."""
+    return _knots(boundary, jnp.asarray(knot_times(t0, n_steps, step_seconds, n_knots),
+                                        boundary.times.dtype))
+
+
+def predict(propagator: AbstractPropagator, scenarios: Scenario | Sequence[Scenario],
+            times: Sequence[float], start_time: float = 0.0, state: Any = None,
+            stress: bool = False, grade: str = "S355") -> Prediction:
+    """Fields and summaries of every asset at ``times`` (s, >= start_time).
+
+    Args:
+        propagator: physics, surrogate or guarded (see ``_propagator``).
+        scenarios: one 1D slab :class:`~engine.Scenario` per asset (or one).
+        times: requested times, s, on the schedule's clock.
+        start_time: s; the scenarios' initial temperature applies here, unless ``state``.
+        state: the current fields [B, m] (K) at ``start_time`` (resampled to the
+            propagator's cells), e.g. a twin's estimate.
+        stress: add the elastic free-plate stress and utilisation.
+        grade: carbon-steel grade for the yield strength (stainless uses 1.4301).
+    """
+    scs = [scenarios] if isinstance(scenarios, Scenario) else list(scenarios)
+    if not scs:
+        raise ConfigError("scenarios=[] is invalid: expected at least one asset")
+    t_req = np.asarray(times, np.float64)
+    if t_req.ndim != 1 or t_req.size == 0 or not np.all(np.isfinite(t_req)) or \
+            np.any(t_req < start_time):
+        raise ConfigError(f"times={t_req.tolist()} is invalid: expected finite times in s at "
+                          f"or after start_time={start_time}; request times from now on")
+    params = np.stack([scenario_params(s) for s in scs])
+    n, step = propagator.cells, propagator.step_seconds
+    if state is None:
+        T0 = np.stack([np.broadcast_to(np.asarray(s.initial_temperature, np.float64),
+                                       s.grid.shape) for s in scs])
+    else:
+        T0 = np.asarray(state, np.float64).reshape(len(scs), -1)
+    T0 = resample(T0, n)
+    n_steps = max(1, math.ceil((t_req.max() - start_time) / step - 1e-9))
+    inputs = jnp.stack([schedule_inputs(s.boundary, start_time, n_steps, step,
+                                        propagator.n_knots) for s in scs])
+    mean, spread, codes = propagator.rollout(T0, inputs, params)
+    dt = propagator.dtype
+    fields = np.concatenate([T0[:, None], np.asarray(mean, np.float64)], axis=1)
+    spreads = np.concatenate([np.zeros_like(T0)[:, None], np.asarray(spread, np.float64)], 1)
+    step_times = start_time + step * np.arange(n_steps + 1)
+    # Linear interpolation in time between the step ends.
+    pos = np.clip((t_req - start_time) / step, 0, n_steps)
+    i0 = np.minimum(np.floor(pos).astype(int), n_steps - 1)
+    w = (pos - i0)[None, :, None]
+    T = (1 - w) * fields[:, i0] + w * fields[:, i0 + 1]
+    S = (1 - w) * spreads[:, i0] + w * spreads[:, i0 + 1]
+    # Face temperatures under the boundary at each requested time.
+    tables = material_tables(dt)
+    faces = jnp.stack([_knots(s.boundary, jnp.asarray(t_req[:, None], dt))[:, 0] for s in scs])
+    surf = jax.vmap(jax.vmap(lambda T_, p, u: surface_temperature(T_, p, tables, u),
+                             in_axes=(0, None, 0)), in_axes=(0, 0, 0))(
+        jnp.asarray(T, dt), jnp.asarray(params, dt), faces)
+    surf = np.asarray(surf, np.float64)
+    sigma = util = None
+    if stress:
+        sigma, util = _plate_stress(T, params, grade)
+    return Prediction(times=t_req, temperature=T, spread=S, surface_bottom=surf[..., 0],
+                      surface_top=surf[..., 1], centre=centre_of(T), mean=T.mean(-1),
+                      centre_spread=centre_of(S),
+                      provenance=[source_names(c) for c in np.asarray(codes)],
+                      step_times=step_times, stress=sigma, utilisation=util)
+
+
+def _plate_stress(T: np.ndarray, params: np.ndarray, grade: str) -> tuple[np.ndarray, ...]:
+    sig, util = np.zeros_like(T), np.zeros_like(T)
+    dt = jnp.zeros(()).dtype
+    for b in range(T.shape[0]):
+        mech = (carbon_steel_mechanical(grade, dtype=dt) if params[b, 3] < 0.5
+                else stainless_steel_mechanical(dtype=dt))
+        grid = slab_grid_of(jnp.asarray(params[b], dt), T.shape[-1])
+        Tb = jnp.asarray(T[b], dt)
+        ps = jax.vmap(lambda t, g=grid, m=mech: plate_elastic(t, g, m))(Tb)
+        sig[b] = np.asarray(ps.stress)
+        util[b] = np.asarray(utilisation(ps.von_mises, Tb, mech))
+    return sig, util

@@ -1,0 +1,390 @@
+"""A slab's digital twin: an ensemble Kalman filter over a propagator, fed with readings.
+
+State of member i: the field T_i [n] (K) and the augmented parameters
+z_i = (s_bottom, s_top, dT0): log-multipliers of the bottom and top exchange factors (the
+schedule's phi times exp(s), the furnace's least known number) and the initial-temperature
+offset (K) the member was charged with. Nominal parameters are the prior mean; the prior
+spread is ``TwinConfig.exchange_log_std`` and ``initial_offset_std``.
+
+One assimilation cycle covers (t0, t1] with t1 = t0 + ``propagator.step_seconds``:
+
+1. forecast every member with its own exchange factors (one batched propagator call), and
+   random-walk the log-multipliers by ``exchange_walk_std`` (the furnace drifts);
+2. predict each reading of the window from the members: pyrometers see the face
+   temperature of the solver's face balance, a thermocouple the field at its depth; a reading
+   at t0 + w (t1 - t0) is predicted as (1 - w) H(x(t0)) + w H(x(t1)) (asynchronous EnKF:
+   the update of x(t1) uses the ensemble covariance of x(t1) with that prediction);
+3. gate each reading on its innovation (|d| > gate * std is recorded as rejected with the
+   reason), inflate, and update [T, z] with the ETKF (or stochastic EnKF).
+
+Readings are kept in a :class:`MeasurementLog` (idempotent by id). The ensemble after each
+cycle is snapshotted; a reading older than the twin's clock rewinds to the snapshot before
+it and replays the cycles since, so arrival order never changes the estimate. Random numbers
+come from (seed, cycle index): replays are exact. Gas-temperature readings override the
+schedule's gas temperature of their face (held for ``gas_hold`` s) in forecasts that cover
+them. ``assimilate_many`` advances many twins in one batched call per cycle.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import Array
+
+from .._errors import ConfigError, require
+from .._solve import Scenario
+from ._enkf import enkf_update
+from ._measurements import MeasurementLog, Reading
+from ._predict import Prediction, centre_of, predict, resample
+from ._propagator import AbstractPropagator
+from ._slab import (
+    depth_temperature,
+    knot_inputs,
+    knot_times,
+    material_tables,
+    scenario_params,
+    surface_temperature,
+)
+
+OBS_KINDS = {"pyrometer_bottom": 0, "pyrometer_top": 1, "thermocouple": 2}
+GAS_SENSORS = {"gas_bottom": 0, "gas_top": 1}
+N_AUG = 3  # s_bottom, s_top, initial offset
+
+
+@dataclasses.dataclass(frozen=True)
+class TwinConfig:
+    """Filter settings (temperatures K, times s).
+
+    Attributes:
+        members: ensemble size.
+        method: ``etkf`` (deterministic square root) or ``stochastic`` (perturbed obs).
+        inflation: multiplicative inflation of the anomalies before each analysis.
+        gate: innovation gate in standard deviations (outlier rejection).
+        pyrometer_std, thermocouple_std: reading error std, K.
+        exchange_log_std: prior std of the log exchange-factor multipliers (0.15 ~ 15 %).
+        exchange_walk_std: random walk of the log multipliers per cycle.
+        initial_offset_std: prior std of the initial-temperature offset, K.
+        gas_hold: s a gas-temperature reading stays in force.
+        alert_utilisation: stress alert threshold (von Mises / f_y(T)).
+        alert_delta: surface - centre alert threshold, K.
+        seed: random seed.
+    """
+
+    members: int = 64
+    method: str = "etkf"
+    inflation: float = 1.02
+    gate: float = 4.0
+    pyrometer_std: float = 5.0
+    thermocouple_std: float = 2.0
+    exchange_log_std: float = 0.2
+    exchange_walk_std: float = 0.002
+    initial_offset_std: float = 30.0
+    gas_hold: float = 600.0
+    alert_utilisation: float = 0.9
+    alert_delta: float = 250.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.members, int) and 4 <= self.members <= 4096, "twin.members",
+                self.members, "an integer in [4, 4096]", "64 members suit a 1D slab")
+        require(self.method in ("etkf", "stochastic"), "twin.method", self.method,
+                "etkf or stochastic", "use etkf (deterministic, no sampling noise)")
+        for key in ("inflation", "gate", "pyrometer_std", "thermocouple_std", "gas_hold",
+                    "alert_utilisation", "alert_delta"):
+            v = getattr(self, key)
+            require(math.isfinite(v) and v > 0, f"twin.{key}", v, "a positive number",
+                    "see TwinConfig for typical values")
+        require(self.inflation >= 1.0, "twin.inflation", self.inflation, ">= 1",
+                "1.0 switches inflation off")
+        for key in ("exchange_log_std", "exchange_walk_std", "initial_offset_std"):
+            v = getattr(self, key)
+            require(math.isfinite(v) and v >= 0, f"twin.{key}", v, "a non-negative number",
+                    "0 pins the parameter")
+
+
+def _cycle_fn(step_fn: Any, tables: dict[str, Array], step_seconds: float, method: str,
+              gate: float, inflation: float, walk: float) -> Any:
+    """The jitted cycle for S twins of N members each (see the module doc)."""
+
+    def observe(T: Array, p: Array, u_knot: Array, kind: Array, depth: Array) -> Array:
+        faces = surface_temperature(T, p, tables, u_knot)
+        tc = jax.vmap(lambda d: depth_temperature(T, p, d))(depth)
+        return jnp.where(kind == 0, faces[0], jnp.where(kind == 1, faces[1], tc))
+
+    def one_twin(T0: Array, T1: Array, z: Array, u: Array, p: Array, obs: dict[str, Array],
+                 key: Array) -> tuple[Array, ...]:
+        y0 = jax.vmap(observe, (0, None, 0, None, None))(T0, p, u[:, 0], obs["kind"],
+                                                         obs["depth"])
+        y1 = jax.vmap(observe, (0, None, 0, None, None))(T1, p, u[:, -1], obs["kind"],
+                                                         obs["depth"])
+        w = obs["weight"]
+        pred = (1 - w) * y0 + w * y1
+        X = jnp.concatenate([T1, z], axis=1)
+        Xa, accept, innov = enkf_update(X, pred, obs["value"], obs["std"], obs["valid"], key,
+                                        method=method, gate=gate, inflation=inflation)
+        n = T1.shape[1]
+        return Xa[:, :n], Xa[:, n:], accept, innov, pred.mean(0)
+
+    def cycle(T: Array, z: Array, base: Array, params: Array, obs: dict[str, Array],
+              keys: Array) -> tuple[Array, ...]:
+        s, m, n = T.shape
+        # Member exchange factors: phi * exp(s_face), clipped to (0, 1].
+        scale = jnp.exp(z[..., :2])  # [S, N, 2]
+        phi = jnp.clip(base[:, None, :, :, 1] * scale[:, :, None, :], 1e-6, 1.0)
+        u = jnp.broadcast_to(base[:, None], (s, m, *base.shape[1:]))
+        u = u.at[..., 1].set(phi)
+        p = jnp.broadcast_to(params[:, None], (s, m, params.shape[-1]))
+        T1, _, src = step_fn(T.reshape(s * m, n), u.reshape(s * m, *u.shape[2:]),
+                             p.reshape(s * m, -1))
+        T1 = T1.reshape(s, m, n)
+        k_walk, k_an = jax.vmap(lambda k: jax.random.split(k))(keys).swapaxes(0, 1)
+        noise = jax.vmap(lambda k: jax.random.normal(k, (m, 2), T.dtype))(k_walk)
+        z = z.at[..., :2].add(walk * noise)
+        out = jax.vmap(one_twin)(T, T1, z, u, params, obs, k_an)
+        return (*out, src.reshape(s, m)[:, 0])
+
+    return jax.jit(cycle)
+
+
+class Twin:
+    """The live twin of one slab (see the module doc).
+
+    Args:
+        scenario: the slab (1D grid, EN 1993-1-2 material, the furnace boundary on the twin's
+            clock, the nominal initial temperature at t = 0).
+        propagator: physics, surrogate or guarded; its step is the assimilation cycle.
+        config: :class:`TwinConfig`.
+        asset_id: a label.
+    """
+
+    def __init__(self, scenario: Scenario, propagator: AbstractPropagator,
+                 config: TwinConfig | None = None, asset_id: str = "slab") -> None:
+        self.config = config or TwinConfig()
+        self.scenario, self.propagator, self.asset_id = scenario, propagator, asset_id
+        self.params = scenario_params(scenario)
+        self.dtype = propagator.dtype
+        self.log = MeasurementLog()
+        cfg, n = self.config, propagator.cells
+        rng = np.random.default_rng([cfg.seed, 1])
+        T_nom = resample(np.broadcast_to(np.asarray(scenario.initial_temperature, np.float64),
+                                         scenario.grid.shape)[None], n)[0]
+        z = np.zeros((cfg.members, N_AUG))
+        z[:, :2] = cfg.exchange_log_std * rng.standard_normal((cfg.members, 2))
+        z[:, 2] = cfg.initial_offset_std * rng.standard_normal(cfg.members)
+        fields = T_nom[None] + z[:, 2:3]
+        self.snapshots: list[tuple[np.ndarray, np.ndarray]] = [(fields, z)]
+        self.last_sources: list[str] = []
+
+    # -- clock and inputs -------------------------------------------------------------
+    @property
+    def cycle_seconds(self) -> float:
+        return self.propagator.step_seconds
+
+    @property
+    def cycle(self) -> int:
+        return len(self.snapshots) - 1
+
+    @property
+    def time(self) -> float:
+        """The twin's clock, s: the end of the last assimilated cycle."""
+        return self.cycle * self.cycle_seconds
+
+    @property
+    def fields(self) -> np.ndarray:
+        return self.snapshots[-1][0]
+
+    @property
+    def augmented(self) -> np.ndarray:
+        return self.snapshots[-1][1]
+
+    def base_inputs(self, k: int) -> np.ndarray:
+        """Nominal knot inputs [n_knots, 2, 3] of cycle k, gas readings applied."""
+        c = self.cycle_seconds
+        times = knot_times(k * c, 1, c, self.propagator.n_knots)
+        u = np.array(_knots(self.scenario.boundary, jnp.asarray(times, self.dtype))[0])
+        gas = [r for r in self.log.between(-1.0, times[0, -1]) if r.sensor in GAS_SENSORS]
+        for face in (0, 1):
+            readings = [r for r in gas if GAS_SENSORS[r.sensor] == face]
+            for j, t in enumerate(times[0]):
+                held = [r for r in readings if t - self.config.gas_hold <= r.time <= t]
+                if held:
+                    u[j, face, 0] = held[-1].value
+        return u
+
+    def observations(self, k: int, m: int) -> tuple[dict[str, np.ndarray], list[Reading]]:
+        """The assimilated readings of cycle k, padded to m slots."""
+        c = self.cycle_seconds
+        t0 = k * c
+        rs = [r for r in self.log.between(t0, t0 + c) if r.sensor in OBS_KINDS]
+        obs = {"kind": np.zeros(m, np.int32), "depth": np.zeros(m), "weight": np.ones(m),
+               "value": np.full(m, 1000.0), "std": np.ones(m), "valid": np.zeros(m, bool)}
+        for j, r in enumerate(rs[:m]):
+            obs["kind"][j] = OBS_KINDS[r.sensor]
+            obs["depth"][j] = r.depth or 0.0
+            obs["weight"][j] = (r.time - t0) / c
+            obs["value"][j] = r.value
+            obs["std"][j] = (self.config.thermocouple_std if r.sensor == "thermocouple"
+                             else self.config.pyrometer_std)
+            obs["valid"][j] = True
+        return obs, rs[:m]
+
+    def _count(self, k: int) -> int:
+        c = self.cycle_seconds
+        return sum(r.sensor in OBS_KINDS for r in self.log.between(k * c, (k + 1) * c))
+
+    # -- assimilation ---------------------------------------------------------------------
+    def assimilate(self, readings: Sequence[Reading]) -> dict[str, Any]:
+        """Add readings and advance the clock past the latest one (see ``assimilate_many``)."""
+        return assimilate_many([self], [readings])[0]
+
+    def advance_to(self, t: float) -> None:
+        """Forecast (no readings) until the clock reaches ``t`` s."""
+        assimilate_many([self], [[]], until=t)
+
+    def _rewind(self, t: float) -> None:
+        k = max(0, math.ceil(t / self.cycle_seconds - 1e-9) - 1)
+        if k < self.cycle:
+            del self.snapshots[k + 1:]
+            self.log.clear_rejections(k * self.cycle_seconds)
+
+    # -- reports ------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """Mean and spread of the estimate now (K, s; exchange factors as multipliers)."""
+        T, z = self.fields, self.augmented
+        tables = material_tables(self.dtype)
+        u = self.base_inputs(max(self.cycle - 1, 0))[-1]
+        scale = np.exp(z[:, :2])
+        u_m = np.repeat(u[None], len(T), 0)
+        u_m[..., 1] = np.clip(u_m[..., 1] * scale, 1e-6, 1.0)
+        surf = np.asarray(jax.vmap(lambda t, uu: surface_temperature(
+            t, jnp.asarray(self.params, self.dtype), tables, uu))(jnp.asarray(T, self.dtype),
+                                                                   jnp.asarray(u_m, self.dtype)))
+        centre = centre_of(T)
+        pred = predict(self.propagator, self.scenario, [self.time], start_time=self.time,
+                       state=T.mean(0)[None], stress=True)
+        util = float(np.max(pred.utilisation))
+        delta = float(np.max(surf.mean(0)) - centre.mean())
+        alerts = []
+        if util > self.config.alert_utilisation:
+            alerts.append(f"stress utilisation {util:.2f} > {self.config.alert_utilisation}")
+        if abs(delta) > self.config.alert_delta:
+            alerts.append(f"surface - centre {delta:.0f} K > {self.config.alert_delta} K")
+        return {"asset_id": self.asset_id, "time_s": self.time,
+                "field_mean_K": T.mean(0), "field_std_K": T.std(0),
+                "centre_K": float(centre.mean()), "centre_std_K": float(centre.std()),
+                "surface_bottom_K": float(surf[:, 0].mean()),
+                "surface_top_K": float(surf[:, 1].mean()),
+                "surface_std_K": surf.std(0), "mean_K": float(T.mean()),
+                "exchange_scale": np.exp(z[:, :2]).mean(0),
+                "exchange_scale_std": np.exp(z[:, :2]).std(0),
+                "initial_offset_K": float(z[:, 2].mean()),
+                "initial_offset_std_K": float(z[:, 2].std()),
+                "max_utilisation": util, "surface_centre_K": delta, "alerts": alerts,
+                "readings": len(self.log), "rejected": dict(self.log.rejected),
+                "sources": list(self.last_sources)}
+
+    def forecast(self, until: float | None = None, scenario: Scenario | None = None,
+                 every: float | None = None) -> Prediction:
+        """Forecast from the estimate (ensemble mean) to ``until`` s (default: the end of the
+        schedule), under the twin's schedule or another ``scenario``'s boundary (what-if), with
+        the estimated exchange factors. The spread combines the ensemble's field spread now
+        with the propagator's own."""
+        sc = scenario or self.scenario
+        end = float(sc.boundary.times[-1]) if until is None else float(until)
+        end = max(end, self.time + self.cycle_seconds)
+        scale = np.exp(self.augmented[:, :2].mean(0))
+        bnd = dataclasses.replace(sc.boundary, exchange_factor=jnp.clip(
+            sc.boundary.exchange_factor * jnp.asarray(scale, self.dtype)[:, None], 1e-6, 1.0))
+        sc = dataclasses.replace(sc, boundary=bnd)
+        step = every or self.cycle_seconds
+        times = np.arange(self.time, end + 1e-9, step)
+        if times[-1] < end - 1e-9:
+            times = np.append(times, end)
+        pred = predict(self.propagator, sc, times, start_time=self.time,
+                       state=self.fields.mean(0)[None], stress=True)
+        spread = np.sqrt(pred.spread**2 + self.fields.std(0)[None, None] ** 2)
+        return dataclasses.replace(pred, spread=spread, centre_spread=centre_of(spread))
+
+
+_knots = jax.jit(knot_inputs)
+_CYCLES: dict[tuple[Any, ...], Any] = {}
+
+
+def _bucket(m: int) -> int:
+    return max(4, 1 << max(0, m - 1).bit_length())
+
+
+def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]],
+                    until: float | None = None) -> list[dict[str, Any]]:
+    """Add each twin's readings, then advance all twins together, one batched propagator
+    call and one vmapped analysis per cycle, until every clock has passed its latest reading
+    (or ``until`` s). Twins must share the propagator and filter settings.
+
+    Returns per twin: accepted / duplicate / conflicting ids, the readings rejected (with the
+    reason) and the clock.
+    """
+    if not twins:
+        return []
+    first = twins[0]
+    for tw in twins[1:]:
+        if tw.propagator is not first.propagator or \
+                dataclasses.replace(tw.config, seed=0) != dataclasses.replace(first.config, seed=0):
+            raise ConfigError("twins=[...] is invalid: assimilate_many expects twins sharing one "
+                              "propagator and TwinConfig; group them by model (seeds may differ)")
+    reports = []
+    target = -math.inf if until is None else float(until)
+    for tw, rs in zip(twins, readings, strict=True):
+        added = tw.log.add(list(rs))
+        if added.earliest_new is not None and added.earliest_new < tw.time:
+            tw._rewind(added.earliest_new)
+        reports.append({"accepted": [r.id for r in added.accepted],
+                        "duplicates": added.duplicates, "conflicts": added.conflicts})
+        if tw.log.latest_time is not None:
+            target = max(target, tw.log.latest_time)
+    c = first.cycle_seconds
+    end_cycle = max(math.ceil(target / c - 1e-9), 0) if math.isfinite(target) else 0
+    cfg = first.config
+    key = (id(first.propagator), dataclasses.replace(cfg, seed=0))
+    if key not in _CYCLES:
+        _CYCLES[key] = _cycle_fn(first.propagator.step_function(), material_tables(first.dtype),
+                                 c, cfg.method, cfg.gate, cfg.inflation, cfg.exchange_walk_std)
+    cycle = _CYCLES[key]
+    dt = first.dtype
+    while True:
+        active = [tw for tw in twins if tw.cycle < end_cycle]
+        if not active:
+            break
+        k_min = min(tw.cycle for tw in active)
+        group = [tw for tw in active if tw.cycle == k_min]
+        m = _bucket(max(tw._count(k_min) for tw in group))
+        packed = [tw.observations(k_min, m) for tw in group]
+        obs = {name: jnp.asarray(np.stack([p[0][name] for p in packed]),
+                                 dt if packed[0][0][name].dtype == np.float64 else None)
+               for name in packed[0][0]}
+        T = jnp.asarray(np.stack([tw.fields for tw in group]), dt)
+        z = jnp.asarray(np.stack([tw.augmented for tw in group]), dt)
+        base = jnp.asarray(np.stack([tw.base_inputs(k_min) for tw in group]), dt)
+        params = jnp.asarray(np.stack([tw.params for tw in group]), dt)
+        # Keys from (the twin's seed, cycle): replays and batching give the same numbers.
+        keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(tw.config.seed), k_min)
+                          for tw in group])
+        T1, z1, accept, innov, pred, src = cycle(T, z, base, params, obs, keys)
+        T1, z1, accept, innov = (np.asarray(a) for a in (T1, z1, accept, innov))
+        for g, tw in enumerate(group):
+            tw.snapshots.append((T1[g].astype(np.float64), z1[g].astype(np.float64)))
+            tw.last_sources = [("physics", "surrogate", "fallback (envelope)",
+                                "fallback (spread)")[int(src[g])]]
+            for j, r in enumerate(packed[g][1]):
+                if not accept[g, j]:
+                    tw.log.reject(r.id, f"innovation {innov[g, j]:+.1f} sigma outside the "
+                                        f"gate of {cfg.gate:g} sigma")
+    for tw, rep in zip(twins, reports, strict=True):
+        rep["time_s"] = tw.time
+        rep["rejected"] = dict(tw.log.rejected)
+    return reports

@@ -1,0 +1,185 @@
+"""The twin: the twin experiment, arrival-order and duplicate invariance, batched twins, gas
+readings, forecasts and the replay CLI."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import engine as E
+from engine.twin import (
+    PhysicsPropagator,
+    SurrogatePropagator,
+    Twin,
+    TwinConfig,
+    assimilate_many,
+    make_reading,
+)
+from engine.twin.experiment import ZONES, run_experiment, slab_scenario, truth_run, write_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    return run_experiment()
+
+
+@pytest.mark.slow
+def test_twin_experiment_meets_the_targets(experiment):
+    r = experiment
+    # Targets of the issue: centre RMSE after 30 min <= 10 K and >= 3x better than open loop.
+    assert r["centre_rmse_after_K"] <= 10.0
+    assert r["improvement"] >= 3.0
+    # The exchange factor (truth: 0.85 x nominal) is estimated within 5 % on both faces.
+    assert max(r["exchange_factor_error"]) <= 0.05
+    # Every gross outlier is rejected by the gate, at most 1 % of the good readings are.
+    assert r["outliers_rejected"] == r["outliers"]
+    assert r["good_readings_rejected"] <= 0.01 * r["readings"]
+    # The +-2 sigma band covers the truth about as often as it claims (0.95 for a Gaussian).
+    assert 0.8 <= r["coverage_2sigma_field"] <= 1.0
+
+
+def _readings(n: int = 40, interval: float = 30.0):
+    truth = truth_run(interval=interval, zones=[dataclasses.replace(ZONES[0], duration=n *
+                                                                    interval)])
+    out = []
+    rng = np.random.default_rng(1)
+    for i in range(1, n + 1):
+        for face, sensor in ((0, "pyrometer_bottom"), (1, "pyrometer_top")):
+            v = truth["surface"][i, face] + 5 * rng.standard_normal()
+            out.append(make_reading(f"{sensor}-{i}", i * interval, sensor, float(v), "K"))
+    return out
+
+
+# One propagator for these tests: one compiled cycle serves every twin.
+PROP = PhysicsPropagator(cells=12, step_seconds=30.0, n_knots=2, dt=30.0)
+
+
+def _twin(members: int = 16, seed: int = 0) -> Twin:
+    return Twin(slab_scenario(cells=PROP.cells), PROP, TwinConfig(members=members, seed=seed))
+
+
+def test_arrival_order_and_duplicates_do_not_change_the_estimate():
+    rs = _readings()
+    a = _twin()
+    for k in range(0, len(rs), 8):  # live, in order
+        a.assimilate(rs[k:k + 8])
+    b = _twin()
+    shuffled = list(rs)
+    np.random.default_rng(3).shuffle(shuffled)
+    for k in range(0, len(shuffled), 8):  # out of order: rewinds and replays
+        b.assimilate(shuffled[k:k + 8])
+    np.testing.assert_allclose(b.fields, a.fields, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(b.augmented, a.augmented, rtol=0, atol=1e-12)
+    before = a.fields.copy()
+    rep = a.assimilate(rs[:10])  # the same readings again: idempotent
+    assert sorted(rep["duplicates"]) == sorted(r.id for r in rs[:10]) and not rep["accepted"]
+    np.testing.assert_array_equal(a.fields, before)
+    changed = make_reading(rs[0].id, rs[0].time, rs[0].sensor, 2000.0, "K")
+    rep = a.assimilate([changed])
+    assert rep["conflicts"] == [rs[0].id]
+    np.testing.assert_array_equal(a.fields, before)
+
+
+def test_many_twins_in_one_batch_equal_one_at_a_time():
+    rs = _readings(12)
+    twins = [_twin(seed=s) for s in range(3)]
+    singles = [_twin(seed=s) for s in range(3)]
+    assimilate_many(twins, [rs, rs[::2], rs[1::3]])
+    for tw, sub in zip(singles, [rs, rs[::2], rs[1::3]], strict=True):
+        tw.assimilate(sub)
+    for tw, ref in zip(twins, singles, strict=True):
+        assert tw.time == ref.time
+        np.testing.assert_allclose(tw.fields, ref.fields, rtol=0, atol=1e-9)
+
+
+def test_readings_pull_the_estimate_and_the_gate_rejects_outliers():
+    rs = _readings(20)
+    tw = _twin(members=32)
+    T_prior = tw.fields.mean(0)
+    bad = make_reading("bad", 300.0, "pyrometer_top", rs[19].value + 400.0, "K")
+    rep = tw.assimilate([*rs, bad])
+    assert "bad" in rep["rejected"] and "outside the gate" in rep["rejected"]["bad"]
+    assert tw.time == 600.0
+    st = tw.state()
+    # Charged at 25 degC nominal, the truth at 55 degC: the estimate moved towards it.
+    assert st["initial_offset_K"] > 10.0
+    assert st["centre_std_K"] < 30.0 and np.all(st["field_std_K"] > 0)
+    assert tw.fields.mean(0)[0] != T_prior[0]
+
+
+def test_gas_readings_override_the_schedule():
+    tw = _twin()
+    base = tw.base_inputs(2)  # (60, 90] s
+    tw.log.add([make_reading("g1", 45.0, "gas_top", 1100.0, "degC")])
+    over = tw.base_inputs(2)
+    np.testing.assert_allclose(over[:, 1, 0], 1373.15)  # held for gas_hold = 600 s
+    np.testing.assert_array_equal(over[:, 0, 0], base[:, 0, 0])  # the bottom face unchanged
+
+
+def test_forecast_and_what_if():
+    tw = _twin()
+    tw.assimilate(_readings(10))
+    f = tw.forecast(until=3600.0, every=600.0)
+    assert f.times[0] == tw.time and f.times[-1] == pytest.approx(3600.0, abs=30.0)
+    assert np.all(np.diff(f.centre[0]) > 0)  # heating
+    hotter = slab_scenario([dataclasses.replace(z, gas_temperature_C=z.gas_temperature_C + 50)
+                            for z in ZONES], cells=12)
+    g = tw.forecast(until=3600.0, scenario=hotter, every=600.0)
+    assert g.centre[0, -1] > f.centre[0, -1] + 5.0
+    assert np.all(f.centre_spread[0] > 0)
+
+
+def test_twin_with_a_surrogate_propagator():
+    from test_propagators import _fake_surrogate
+
+    prop = SurrogatePropagator(_fake_surrogate(cells=8))
+    tw = Twin(slab_scenario(cells=8), prop, TwinConfig(members=8))
+    rs = [make_reading(f"r{i}", 40.0 * i, "pyrometer_top", 900.0, "degC") for i in range(1, 7)]
+    rep = tw.assimilate(rs)
+    assert tw.time == 240.0 and rep["time_s"] == 240.0
+    assert tw.last_sources == ["surrogate"]
+    assert np.all(np.isfinite(tw.fields))
+
+
+def test_bad_twin_config_names_the_key():
+    with pytest.raises(E.ConfigError, match=r"twin.members=2 is invalid"):
+        TwinConfig(members=2)
+    with pytest.raises(E.ConfigError, match=r"twin.method='kalman' is invalid"):
+        TwinConfig(method="kalman")
+    with pytest.raises(E.ConfigError, match=r"twin.inflation=0.9 is invalid"):
+        TwinConfig(inflation=0.9)
+
+
+def test_replay_cli_writes_the_estimate(tmp_path):
+    from engine.apps import compose
+    from engine.apps._replay import run_replay
+
+    csv = tmp_path / "readings.csv"
+    write_csv(_readings(20), csv)
+    cfg = compose([f"measurements.path={csv}", "twin.members=16", "propagator.cells=12",
+                   "boundary.zones.preheat.duration=600", "boundary.zones.heating_1=null",
+                   "boundary.zones.heating_2=null", "boundary.zones.soak=null"],
+                  config_name="twin")
+    s = run_replay(cfg, tmp_path / "out")
+    assert s["cycles"] == 20 and s["readings"] == 40
+    with h5py.File(tmp_path / "out" / "estimate.h5") as f:
+        assert f.attrs["schema"] == "steeltwin.twin_estimate"
+        assert f["field_mean"].shape == (20, 12) and f["field_mean"].attrs["units"] == "K"
+        assert f["readings/accepted"].shape == (40,)
+        assert np.all(f["centre_std"][:] > 0)
+    assert (tmp_path / "out" / "estimate.png").stat().st_size > 10_000
+    # Bad input: exit 2 with the key named, nothing written.
+    bad = subprocess.run([sys.executable, "-m", "engine.apps.twin",
+                          f"measurements.path={tmp_path / 'missing.csv'}",
+                          f"output.dir={tmp_path / 'bad'}"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert bad.returncode == 2 and "measurements.path=" in bad.stderr
+    assert not (tmp_path / "bad" / "estimate.h5").exists()
