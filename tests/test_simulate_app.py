@@ -42,7 +42,7 @@ def _options() -> list[tuple[str, str]]:
 
 def test_every_group_has_options():
     groups = {p.parent.name for p in CONF_DIR.glob("*/*.yaml")}
-    assert groups == SIMULATE_GROUPS | {"dataset", "model", "training", "data"}
+    assert groups == SIMULATE_GROUPS | {"dataset", "model", "training", "data", "twin", "propagator"}
 
 
 @pytest.mark.parametrize(("group", "option"), _options())

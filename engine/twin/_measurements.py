@@ -80,8 +80,9 @@ def unit_registry() -> Any:
         if not _REGISTRY:
             import pint
 
-            ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True, on_redefinition="raise")
-            _REGISTRY.append(ureg)
+            _REGISTRY.append(
+                pint.UnitRegistry(autoconvert_offset_to_baseunit=True, on_redefinition="raise")
+            )
     return _REGISTRY[0]
 
 
@@ -103,7 +104,7 @@ def _convert(value: Any, unit: Any, pre: str, fields: tuple[str, str], length: b
         name, target = _T_EXACT.get(u) or _T_WORDS.get(u.lower()), _K
         expected = f"a temperature unit ({_T_NAMES})"
     if name is None:
-        raise _bad(pre, fields[1], unit, expected, f"fix the {fields[1]} column")
+        raise _bad(pre, fields[1], unit, expected, f"fix the {fields[1]}")
     return float(unit_registry().Quantity(v, name).to(target).magnitude)
 
 
@@ -190,14 +191,14 @@ def make_reading(
     return Reading(id, t, sensor, k, d, float(value), unit.strip())
 
 
-def _stamp(text: Any, key: str, fix: str) -> _dt.datetime:
+def _stamp(text: Any, key: str) -> _dt.datetime:
     if isinstance(text, _dt.datetime):
         return text
     try:
         return _dt.datetime.fromisoformat(str(text).strip())
     except ValueError:
         expected = "seconds or an ISO 8601 timestamp (e.g. 2024-05-01T08:30:00+00:00)"
-        raise ConfigError(f"{key}={text!r} is invalid: expected {expected}; {fix}") from None
+        raise _bad("", key, text, expected, "fix it") from None
 
 
 class ReadingList(list[Reading]):
@@ -224,57 +225,40 @@ def read_measurements_csv(path: str | Path, t0: _dt.datetime | str | None = None
             reader = csv.reader(f)
             table = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise ConfigError(
-            f"measurements file={str(p)!r} is invalid: expected a readable UTF-8 "
-            f"CSV ({err}); check the path and the file"
-        ) from None
+        raise _bad("measurements ", "file", str(p), f"a UTF-8 CSV ({err})", "check it") from None
     head_line, head = table[0] if table else (1, [])
     header = [h.strip().lower() for h in head]
-    bad = sorted({h for h in header if h not in _COLUMNS or header.count(h) > 1})
     missing = [c for c in _COLUMNS[:4] if c not in header]
-    if bad or missing:
-        raise ConfigError(
-            f"{p} line {head_line}: header={header!r} is invalid: expected the "
-            f"columns {', '.join(_COLUMNS[:4])} (optional: {', '.join(_COLUMNS[4:])})"
-            f" once each; fix the header (missing {missing}, unknown or repeated "
-            f"{bad})"
-        )
-    rows, times = [], []
+    if missing or len(set(header)) < len(header) or not set(header) <= set(_COLUMNS):
+        expected = f"the columns {', '.join(_COLUMNS[:4])} (optional: {', '.join(_COLUMNS[4:])})"
+        raise _bad(f"{p} line {head_line}: ", "header", header, expected + " once each", "fix it")
+    rows: list[tuple[int, dict[str, str]]] = []
+    times: list[Any] = []  # floats (s) or datetimes
     for line, row in table[1:]:
         if len(row) != len(header):
-            raise ConfigError(
-                f"{p} line {line}: cells={row!r} is invalid: expected {len(header)} "
-                f"cells ({', '.join(header)}); fix the commas or the quoting"
-            )
+            expected = f"{len(header)} cells ({', '.join(header)})"
+            raise _bad(f"{p} line {line}: ", "cells", row, expected, "fix the commas or quotes")
         cells = dict(zip(header, (c.strip() for c in row), strict=True))
         rows.append((line, cells))
         try:
             times.append(float(cells["time"]))
         except ValueError:
-            where = f"{p} line {line}: column 'time' time"
-            times.append(_stamp(cells["time"], where, "fix the time column"))
+            times.append(_stamp(cells["time"], f"{p} line {line}: column 'time' time"))
     kinds = [isinstance(t, _dt.datetime) for t in times]
     if len(set(kinds)) > 1:
         a, b = (rows[kinds.index(k)][0] for k in (False, True))
-        raise ConfigError(
-            f"{p} column 'time' is invalid: line {a} holds seconds, line {b} a "
-            "timestamp; expected one kind per file: convert them to one"
-        )
-    origin = None
+        expected = f"one kind per file (line {a} holds seconds, line {b} a timestamp)"
+        raise _bad(f"{p} column ", "time", "mixed", expected, "convert them to one kind")
+    origin: Any = None
     if kinds and kinds[0]:
-        origin = min(times) if t0 is None else _stamp(t0, "t0", "fix measurements.t0")
+        origin = min(times) if t0 is None else _stamp(t0, "t0")
         if len({t.tzinfo is None for t in [*times, origin]}) > 1:
-            raise ConfigError(
-                f"{p} column 'time' (t0={t0!r}) is invalid: expected all the "
-                "timestamps and t0 with a UTC offset, or all without; add the "
-                "offsets (e.g. +00:00) everywhere"
-            )
+            expected = "every timestamp and t0 with a UTC offset, or none"
+            raise _bad(f"{p} column 'time' with ", "t0", t0, expected, "add offsets (+00:00)")
         times = [(t - origin).total_seconds() for t in times]
     elif t0 is not None:
-        raise ConfigError(
-            f"t0={t0!r} is invalid for {p}: its times are seconds since the twin's "
-            "start, so expected t0=None; drop t0 or give timestamps"
-        )
+        expected = f"None: {p} holds seconds since the twin's start"
+        raise _bad("", "t0", t0, expected, "drop t0 or give timestamps in the file")
     out, dropouts = ReadingList(), []
     for (line, cells), t in zip(rows, times, strict=True):
         where = f"{p} line {line}: column"
@@ -282,19 +266,15 @@ def read_measurements_csv(path: str | Path, t0: _dt.datetime | str | None = None
             dropouts.append(line)
             continue
         if origin is not None and t < 0:
-            raise ConfigError(
-                f"{where} 'time' time={cells['time']!r} is invalid: expected a time"
-                f" not before t0={origin.isoformat()}; fix t0 or the time"
-            )
-        num: dict[str, float | None] = {}
+            expected = f"a time not before t0={origin.isoformat()}"
+            raise _bad(f"{where} 'time' ", "time", cells["time"], expected, "fix t0 or the time")
+        num: dict[str, Any] = {}  # float, or None for an empty depth
         for col in ("value", "depth"):
             try:
                 num[col] = float(cells[col]) if cells.get(col) else None
             except ValueError:
-                raise ConfigError(
-                    f"{where} {col!r} {col}={cells[col]!r} is invalid: expected a "
-                    "number ('.' as the decimal point); fix the cell"
-                ) from None
+                expected = "a number ('.' as the decimal point)"
+                raise _bad(f"{where} {col!r} ", col, cells[col], expected, "fix it") from None
         text = "|".join(cells.get(c, "") for c in _HASHED)
         rid = cells.get("id") or hashlib.sha1(text.encode()).hexdigest()[:16]
         unit, depth_unit = cells["unit"], cells.get("depth_unit") or "m"
@@ -336,7 +316,9 @@ class MeasurementLog:
         for r in batch:
             if not isinstance(r, Reading):
                 raise _bad("", "readings item", r, "a Reading", "build it with make_reading")
-        acc, dup, con = [], [], []
+        acc: list[Reading] = []
+        dup: list[str] = []
+        con: list[str] = []
         for r in batch:
             old = self._by_id.get(r.id)
             if old is None:

@@ -106,7 +106,7 @@ def schedule_inputs(boundary: Boundary, t0: float, n_steps: int, step_seconds: f
 
 
 def predict(propagator: AbstractPropagator, scenarios: Scenario | Sequence[Scenario],
-            times: Sequence[float], start_time: float = 0.0, state: Any = None,
+            times: Sequence[float] | np.ndarray, start_time: float = 0.0, state: Any = None,
             stress: bool = False, grade: str = "S355") -> Prediction:
     """Fields and summaries of every asset at ``times`` (s, >= start_time).
 
@@ -153,10 +153,10 @@ def predict(propagator: AbstractPropagator, scenarios: Scenario | Sequence[Scena
     # Face temperatures under the boundary at each requested time.
     tables = material_tables(dt)
     faces = jnp.stack([_knots(s.boundary, jnp.asarray(t_req[:, None], dt))[:, 0] for s in scs])
-    surf = jax.vmap(jax.vmap(lambda T_, p, u: surface_temperature(T_, p, tables, u),
+    surf_j = jax.vmap(jax.vmap(lambda T_, p, u: surface_temperature(T_, p, tables, u),
                              in_axes=(0, None, 0)), in_axes=(0, 0, 0))(
         jnp.asarray(T, dt), jnp.asarray(params, dt), faces)
-    surf = np.asarray(surf, np.float64)
+    surf = np.asarray(surf_j, np.float64)
     sigma = util = None
     if stress:
         sigma, util = _plate_stress(T, params, grade)

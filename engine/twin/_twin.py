@@ -222,7 +222,7 @@ class Twin:
         c = self.cycle_seconds
         t0 = k * c
         rs = [r for r in self.log.between(t0, t0 + c) if r.sensor in OBS_KINDS]
-        obs = {"kind": np.zeros(m, np.int32), "depth": np.zeros(m), "weight": np.ones(m),
+        obs: dict[str, np.ndarray] = {"kind": np.zeros(m, np.int32), "depth": np.zeros(m), "weight": np.ones(m),
                "value": np.full(m, 1000.0), "std": np.ones(m), "valid": np.zeros(m, bool)}
         for j, r in enumerate(rs[:m]):
             obs["kind"][j] = OBS_KINDS[r.sensor]
@@ -268,7 +268,7 @@ class Twin:
         centre = centre_of(T)
         pred = predict(self.propagator, self.scenario, [self.time], start_time=self.time,
                        state=T.mean(0)[None], stress=True)
-        util = float(np.max(pred.utilisation))
+        util = float(np.max(pred.utilisation)) if pred.utilisation is not None else 0.0
         delta = float(np.max(surf.mean(0)) - centre.mean())
         alerts = []
         if util > self.config.alert_utilisation:
@@ -337,7 +337,7 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
                 dataclasses.replace(tw.config, seed=0) != dataclasses.replace(first.config, seed=0):
             raise ConfigError("twins=[...] is invalid: assimilate_many expects twins sharing one "
                               "propagator and TwinConfig; group them by model (seeds may differ)")
-    reports = []
+    reports: list[dict[str, Any]] = []
     target = -math.inf if until is None else float(until)
     for tw, rs in zip(twins, readings, strict=True):
         added = tw.log.add(list(rs))
@@ -374,7 +374,7 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
         # Keys from (the twin's seed, cycle): replays and batching give the same numbers.
         keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(tw.config.seed), k_min)
                           for tw in group])
-        T1, z1, accept, innov, pred, src = cycle(T, z, base, params, obs, keys)
+        T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, keys)
         T1, z1, accept, innov = (np.asarray(a) for a in (T1, z1, accept, innov))
         for g, tw in enumerate(group):
             tw.snapshots.append((T1[g].astype(np.float64), z1[g].astype(np.float64)))
