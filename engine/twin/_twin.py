@@ -129,6 +129,10 @@ def _cycle_fn(step_fn: Any, tables: dict[str, Array], step_seconds: float, metho
         Xa, accept, innov = enkf_update(X, pred, obs["value"], obs["std"], obs["valid"], key,
                                         method=method, gate=gate, inflation=inflation)
         n = T1.shape[1]
+        # The charging offset is constant and unobservable once the slab has forgotten its
+        # start: undo the inflation on it, else its spread would grow by inflation**cycles.
+        off = Xa[:, -1]
+        Xa = Xa.at[:, -1].set(off.mean() + (off - off.mean()) / inflation)
         return Xa[:, :n], Xa[:, n:], accept, innov, pred.mean(0)
 
     def cycle(T: Array, z: Array, base: Array, params: Array, obs: dict[str, Array],
@@ -222,7 +226,8 @@ class Twin:
         c = self.cycle_seconds
         t0 = k * c
         rs = [r for r in self.log.between(t0, t0 + c) if r.sensor in OBS_KINDS]
-        obs: dict[str, np.ndarray] = {"kind": np.zeros(m, np.int32), "depth": np.zeros(m), "weight": np.ones(m),
+        obs: dict[str, np.ndarray] = {"kind": np.zeros(m, np.int32), "depth": np.zeros(m),
+                                      "weight": np.ones(m),
                "value": np.full(m, 1000.0), "std": np.ones(m), "valid": np.zeros(m, bool)}
         for j, r in enumerate(rs[:m]):
             obs["kind"][j] = OBS_KINDS[r.sensor]
