@@ -42,7 +42,7 @@ from .._solve import Scenario
 from ._enkf import enkf_update
 from ._measurements import MeasurementLog, Reading
 from ._predict import Prediction, centre_of, predict, resample
-from ._propagator import AbstractPropagator
+from ._propagator import AbstractPropagator, _pad, bucket_size
 from ._slab import (
     depth_temperature,
     knot_inputs,
@@ -182,7 +182,8 @@ class Twin:
         z[:, :2] = cfg.exchange_log_std * rng.standard_normal((cfg.members, 2))
         z[:, 2] = cfg.initial_offset_std * rng.standard_normal(cfg.members)
         fields = T_nom[None] + z[:, 2:3]
-        self.snapshots: list[tuple[np.ndarray, np.ndarray]] = [(fields, z)]
+        # The ensemble after each cycle (index = cycle); None where thinned or not restored.
+        self.snapshots: list[tuple[np.ndarray, np.ndarray] | None] = [(fields, z)]
         self.last_sources: list[str] = []
 
     # -- clock and inputs -------------------------------------------------------------
@@ -201,11 +202,47 @@ class Twin:
 
     @property
     def fields(self) -> np.ndarray:
-        return self.snapshots[-1][0]
+        return self._latest()[0]
 
     @property
     def augmented(self) -> np.ndarray:
-        return self.snapshots[-1][1]
+        return self._latest()[1]
+
+    def _latest(self) -> tuple[np.ndarray, np.ndarray]:
+        last = self.snapshots[-1]
+        assert last is not None  # the newest cycle is always held
+        return last
+
+    # -- snapshots (durable state) -----------------------------------------------------
+    def restore(self, cycle: int, fields: np.ndarray, augmented: np.ndarray) -> None:
+        """Put the twin at the end of ``cycle`` with the ensemble ``fields`` [N, n] (K) and
+        ``augmented`` [N, 3] (a snapshot taken from ``fields``/``augmented``). The cycles in
+        between are not held: a reading older than ``cycle`` replays from the start (the
+        random numbers come from (seed, cycle), so the replay gives the same numbers)."""
+        n, N = self.propagator.cells, self.config.members
+        fields, augmented = np.asarray(fields, np.float64), np.asarray(augmented, np.float64)
+        if not (isinstance(cycle, int) and cycle >= 0):
+            raise ConfigError(f"snapshot cycle={cycle!r} is invalid: expected an integer >= 0")
+        if fields.shape != (N, n) or augmented.shape != (N, N_AUG):
+            raise ConfigError(f"snapshot shapes fields={fields.shape}, augmented="
+                              f"{augmented.shape} are invalid: expected ({N}, {n}) and "
+                              f"({N}, {N_AUG}) (members, cells of this twin's propagator)")
+        if not (np.all(np.isfinite(fields)) and np.all(np.isfinite(augmented))):
+            raise ConfigError("snapshot is invalid: expected finite values; the record is "
+                              "corrupt, rebuild the twin from its readings")
+        if cycle == 0:
+            self.snapshots = [(fields, augmented)]
+        else:
+            self.snapshots = [self.snapshots[0], *([None] * (cycle - 1)), (fields, augmented)]
+
+    def thin_snapshots(self, keep_recent: int = 20, keep_every: int = 20) -> None:
+        """Forget the snapshots older than the last ``keep_recent`` cycles except every
+        ``keep_every``-th (and the start): memory stays bounded over a long passage, and a
+        late reading replays at most ``keep_every`` cycles more than it would otherwise."""
+        last = len(self.snapshots) - 1
+        for k in range(1, max(last - keep_recent, 0)):
+            if k % keep_every:
+                self.snapshots[k] = None
 
     def base_inputs(self, k: int) -> np.ndarray:
         """Nominal knot inputs [n_knots, 2, 3] of cycle k, gas readings applied."""
@@ -255,6 +292,8 @@ class Twin:
     def _rewind(self, t: float) -> None:
         k = max(0, math.ceil(t / self.cycle_seconds - 1e-9) - 1)
         if k < self.cycle:
+            while self.snapshots[k] is None:  # thinned or not restored: the one before
+                k -= 1
             del self.snapshots[k + 1:]
             self.log.clear_rejections(k * self.cycle_seconds)
 
@@ -379,8 +418,14 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
         # Keys from (the twin's seed, cycle): replays and batching give the same numbers.
         keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(tw.config.seed), k_min)
                           for tw in group])
+        # Pad the group to a batch bucket (copies of its first twin): the cycle compiles once
+        # per bucket, not once per number of twins that happen to share a cycle.
+        size = bucket_size(len(group))
+        T, z, base, params, keys = (_pad(a, size) for a in (T, z, base, params, keys))
+        obs = {name: _pad(a, size) for name, a in obs.items()}
         T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, keys)
-        T1, z1, accept, innov = (np.asarray(a) for a in (T1, z1, accept, innov))
+        T1, z1, accept, innov, src = (np.asarray(a)[:len(group)]
+                                      for a in (T1, z1, accept, innov, src))
         for g, tw in enumerate(group):
             tw.snapshots.append((T1[g].astype(np.float64), z1[g].astype(np.float64)))
             tw.last_sources = [("physics", "surrogate", "fallback (envelope)",
