@@ -28,7 +28,7 @@ from .._solve import Scenario
 from .._stress_material import carbon_steel_mechanical, stainless_steel_mechanical
 from .._stress_plate import plate_elastic
 from .._stress_risk import utilisation
-from ._propagator import AbstractPropagator, source_names
+from ._propagator import AbstractPropagator, _pad, bucket_size, source_names
 from ._slab import (
     knot_inputs,
     knot_times,
@@ -38,6 +38,7 @@ from ._slab import (
     surface_temperature,
 )
 
+TIME_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096)
 
 @dataclasses.dataclass(frozen=True)
 class Prediction:
@@ -107,7 +108,7 @@ def schedule_inputs(boundary: Boundary, t0: float, n_steps: int, step_seconds: f
 
 def predict(propagator: AbstractPropagator, scenarios: Scenario | Sequence[Scenario],
             times: Sequence[float] | np.ndarray, start_time: float = 0.0, state: Any = None,
-            stress: bool = False, grade: str = "S355") -> Prediction:
+            stress: bool = False, grade: str = "S355", n_steps: int | None = None) -> Prediction:
     """Fields and summaries of every asset at ``times`` (s, >= start_time).
 
     Args:
@@ -119,15 +120,54 @@ def predict(propagator: AbstractPropagator, scenarios: Scenario | Sequence[Scena
             propagator's cells), e.g. a twin's estimate.
         stress: add the elastic free-plate stress and utilisation.
         grade: carbon-steel grade for the yield strength (stainless uses 1.4301).
+        n_steps: propagator steps to roll (default: enough for the latest time); a caller
+            that rounds it up to a few fixed counts compiles the rollout only for those.
     """
     scs = [scenarios] if isinstance(scenarios, Scenario) else list(scenarios)
-    if not scs:
-        raise ConfigError("scenarios=[] is invalid: expected at least one asset")
+    t_req = check_times(times, start_time)
+    needed = steps_needed(propagator, t_req, start_time)
+    if n_steps is not None and n_steps < needed:
+        raise ConfigError(f"n_steps={n_steps} is invalid: expected >= {needed} to reach "
+                          f"t={t_req.max():g} s; leave it None")
+    roll = rollout_assets(propagator, scs, start_time, n_steps or needed, state)
+    return summarise(propagator, scs, roll, t_req, stress, grade)
+
+
+def check_times(times: Sequence[float] | np.ndarray, start_time: float) -> np.ndarray:
     t_req = np.asarray(times, np.float64)
     if t_req.ndim != 1 or t_req.size == 0 or not np.all(np.isfinite(t_req)) or \
             np.any(t_req < start_time):
         raise ConfigError(f"times={t_req.tolist()} is invalid: expected finite times in s at "
                           f"or after start_time={start_time}; request times from now on")
+    return t_req
+
+
+def steps_needed(propagator: AbstractPropagator, times: np.ndarray, start_time: float) -> int:
+    return max(1, math.ceil((float(np.max(times)) - start_time) / propagator.step_seconds
+                            - 1e-9))
+
+
+@dataclasses.dataclass(frozen=True)
+class Rollout:
+    """Fields after each propagator step of a batch of assets (see :func:`rollout_assets`)."""
+
+    start_time: float
+    params: np.ndarray  # [B, P]
+    fields: np.ndarray  # [B, S + 1, n] K, the start included
+    spreads: np.ndarray  # [B, S + 1, n] K
+    codes: np.ndarray  # [B, S] source codes
+    step_times: np.ndarray  # [S + 1] s
+
+    def select(self, rows: slice) -> Rollout:
+        return Rollout(self.start_time, self.params[rows], self.fields[rows],
+                       self.spreads[rows], self.codes[rows], self.step_times)
+
+
+def rollout_assets(propagator: AbstractPropagator, scs: Sequence[Scenario], start_time: float,
+                   n_steps: int, state: Any = None) -> Rollout:
+    """Roll every asset ``n_steps`` propagator steps from ``start_time`` in one batched call."""
+    if not scs:
+        raise ConfigError("scenarios=[] is invalid: expected at least one asset")
     params = np.stack([scenario_params(s) for s in scs])
     n, step = propagator.cells, propagator.step_seconds
     if state is None:
@@ -136,35 +176,55 @@ def predict(propagator: AbstractPropagator, scenarios: Scenario | Sequence[Scena
     else:
         T0 = np.asarray(state, np.float64).reshape(len(scs), -1)
     T0 = resample(T0, n)
-    n_steps = max(1, math.ceil((t_req.max() - start_time) / step - 1e-9))
     inputs = jnp.stack([schedule_inputs(s.boundary, start_time, n_steps, step,
                                         propagator.n_knots) for s in scs])
     mean, spread, codes = propagator.rollout(T0, inputs, params)
-    dt = propagator.dtype
     fields = np.concatenate([T0[:, None], np.asarray(mean, np.float64)], axis=1)
     spreads = np.concatenate([np.zeros_like(T0)[:, None], np.asarray(spread, np.float64)], 1)
-    step_times = start_time + step * np.arange(n_steps + 1)
+    return Rollout(start_time, params, fields, spreads, np.asarray(codes),
+                   start_time + step * np.arange(n_steps + 1))
+
+
+@jax.jit
+def _faces(T: jax.Array, params: jax.Array, faces: jax.Array,
+           tables: dict[str, jax.Array]) -> jax.Array:
+    return jax.vmap(jax.vmap(lambda T_, p, u: surface_temperature(T_, p, tables, u),
+                             in_axes=(0, None, 0)), in_axes=(0, 0, 0))(T, params, faces)
+
+
+def summarise(propagator: AbstractPropagator, scs: Sequence[Scenario], roll: Rollout,
+              t_req: np.ndarray, stress: bool = False, grade: str = "S355") -> Prediction:
+    """Interpolate a rollout to the requested times and add the summaries (and stress)."""
+    step, n_steps = propagator.step_seconds, roll.codes.shape[1]
+    if float(np.max(t_req)) > roll.step_times[-1] + 1e-9:
+        raise ConfigError(f"times up to {np.max(t_req):g} s are invalid: the rollout ends at "
+                          f"{roll.step_times[-1]:g} s; roll more steps")
+    fields, spreads, params = roll.fields, roll.spreads, roll.params
     # Linear interpolation in time between the step ends.
-    pos = np.clip((t_req - start_time) / step, 0, n_steps)
+    pos = np.clip((t_req - roll.start_time) / step, 0, n_steps)
     i0 = np.minimum(np.floor(pos).astype(int), n_steps - 1)
     w = (pos - i0)[None, :, None]
     T = (1 - w) * fields[:, i0] + w * fields[:, i0 + 1]
     S = (1 - w) * spreads[:, i0] + w * spreads[:, i0 + 1]
-    # Face temperatures under the boundary at each requested time.
+    # Face temperatures under the boundary at each requested time (one compiled call).
+    dt = propagator.dtype
     tables = material_tables(dt)
-    faces = jnp.stack([_knots(s.boundary, jnp.asarray(t_req[:, None], dt))[:, 0] for s in scs])
-    surf_j = jax.vmap(jax.vmap(lambda T_, p, u: surface_temperature(T_, p, tables, u),
-                             in_axes=(0, None, 0)), in_axes=(0, 0, 0))(
-        jnp.asarray(T, dt), jnp.asarray(params, dt), faces)
-    surf = np.asarray(surf_j, np.float64)
+    # Padded to bucket sizes (assets and times) so that it compiles for a few shapes only.
+    nb, nt = len(scs), len(t_req)
+    tb = np.concatenate([t_req, np.full(bucket_size(nt, TIME_BUCKETS) - nt, t_req[-1])])
+    faces = jnp.stack([_knots(s.boundary, jnp.asarray(tb[:, None], dt))[:, 0] for s in scs])
+    Tb = np.concatenate([T, np.repeat(T[:, -1:], len(tb) - nt, axis=1)], axis=1)
+    surf = np.asarray(_faces(_pad(jnp.asarray(Tb, dt), bucket_size(nb)),
+                             _pad(jnp.asarray(params, dt), bucket_size(nb)),
+                             _pad(faces, bucket_size(nb)), tables), np.float64)[:nb, :nt]
     sigma = util = None
     if stress:
         sigma, util = _plate_stress(T, params, grade)
     return Prediction(times=t_req, temperature=T, spread=S, surface_bottom=surf[..., 0],
                       surface_top=surf[..., 1], centre=centre_of(T), mean=T.mean(-1),
                       centre_spread=centre_of(S),
-                      provenance=[source_names(c) for c in np.asarray(codes)],
-                      step_times=step_times, stress=sigma, utilisation=util)
+                      provenance=[source_names(c) for c in roll.codes],
+                      step_times=roll.step_times, stress=sigma, utilisation=util)
 
 
 def _plate_stress(T: np.ndarray, params: np.ndarray, grade: str) -> tuple[np.ndarray, ...]:

@@ -41,7 +41,7 @@ from .._errors import ConfigError, require
 from .._solve import Scenario
 from ._enkf import enkf_update
 from ._measurements import MeasurementLog, Reading
-from ._predict import Prediction, centre_of, predict, resample
+from ._predict import Prediction, centre_of, predict, resample, steps_needed
 from ._propagator import AbstractPropagator, _pad, bucket_size
 from ._slab import (
     depth_temperature,
@@ -334,7 +334,8 @@ class Twin:
                 "sources": list(self.last_sources)}
 
     def forecast(self, until: float | None = None, scenario: Scenario | None = None,
-                 every: float | None = None) -> Prediction:
+                 every: float | None = None, stress: bool = True,
+                 step_buckets: Sequence[int] = ()) -> Prediction:
         """Forecast from the estimate (ensemble mean) to ``until`` s (default: the end of the
         schedule), under the twin's schedule or another ``scenario``'s boundary (what-if), with
         the estimated exchange factors. The spread combines the ensemble's field spread now
@@ -350,8 +351,11 @@ class Twin:
         times = np.arange(self.time, end + 1e-9, step)
         if times[-1] < end - 1e-9:
             times = np.append(times, end)
+        needed = steps_needed(self.propagator, times, self.time)
+        # A caller (the service) rounds the rollout up to fixed lengths: no compile per request.
+        n_steps = min([b for b in step_buckets if b >= needed], default=needed)
         pred = predict(self.propagator, sc, times, start_time=self.time,
-                       state=self.fields.mean(0)[None], stress=True)
+                       state=self.fields.mean(0)[None], stress=stress, n_steps=n_steps)
         spread = np.sqrt(pred.spread**2 + self.fields.std(0)[None, None] ** 2)
         return dataclasses.replace(pred, spread=spread, centre_spread=centre_of(spread))
 

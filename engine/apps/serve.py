@@ -1,0 +1,95 @@
+"""``steeltwin-serve``: run the twin service (FastAPI app under uvicorn) from ``conf/serve.yaml``.
+
+    steeltwin-serve                                  # http://127.0.0.1:8000, docs at /docs
+    steeltwin-serve serve.port=9000 serve.database=postgresql://user@host/db
+
+Exit status: 0 stopped; 2 invalid config (nothing started); 1 anything else. The app is
+:func:`engine.service.create_app`; :func:`build_settings` turns the config into its settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import hydra
+import jax
+from omegaconf import DictConfig
+from omegaconf.errors import OmegaConfBaseException
+
+from engine import ConfigError
+
+from ._build import to_plain
+from ._schema import CONF_DIR
+
+EXIT_CONFIG = 2
+_state = {"task_started": False}
+SERVER_KEYS = ("host", "port", "workers", "log_level")
+
+
+def build_settings(cfg: DictConfig | Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """``ServeSettings`` and the uvicorn options of a serve config (checked)."""
+    from engine.service import ServeSettings
+
+    plain = to_plain(cfg)
+    serve = dict(plain.get("serve") or {})
+    server = {k: serve.pop(k) for k in SERVER_KEYS if k in serve}
+    known = set(ServeSettings.__dataclass_fields__) - {"propagator", "twin"}
+    unknown = sorted(set(serve) - known)
+    if unknown:
+        raise ConfigError(f"serve.{unknown[0]} is not a setting: expected one of "
+                          f"{', '.join(sorted(known | set(SERVER_KEYS)))}")
+    port = server.get("port", 8000)
+    if not (isinstance(port, int) and 0 < port < 65536):
+        raise ConfigError(f"serve.port={port!r} is invalid: expected 1-65535")
+    if server.get("workers", 1) != 1:
+        raise ConfigError(f"serve.workers={server['workers']!r} is invalid: run one process "
+                          "per replica (several replicas share a PostgreSQL store)")
+    settings = ServeSettings(propagator=dict(plain["propagator"]), twin=dict(plain["twin"]),
+                             **serve)
+    return settings, server
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="serve", version_base="1.3")
+def app(cfg: DictConfig) -> None:
+    _state["task_started"] = True
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    logging.getLogger("jax").setLevel(logging.WARNING)
+    if cfg.dtype == "float64":
+        jax.config.update("jax_enable_x64", True)
+    try:
+        import uvicorn
+
+        from engine.service import create_app
+
+        settings, server = build_settings(cfg)
+        api = create_app(settings)
+    except (ConfigError, OmegaConfBaseException, FileNotFoundError) as err:
+        print(f"steeltwin-serve: invalid config: {err}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    except ImportError as err:
+        print(f"steeltwin-serve: {err}; install the serving extra: pip install -e '.[serve]'",
+              file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
+    key = api.state.service
+    print(f"steeltwin-serve: model {key.model.name} ({key.model.version}), store "
+          f"{key.store.url}; http://{server.get('host')}:{server.get('port')}/docs",
+          flush=True)
+    uvicorn.run(api, host=server.get("host", "127.0.0.1"), port=server.get("port", 8000),
+                log_level=server.get("log_level", "info"))
+
+
+def main() -> None:
+    try:
+        app()
+    except SystemExit as done:
+        if done.code == 1 and not _state["task_started"]:
+            raise SystemExit(EXIT_CONFIG) from None
+        raise
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+"""steeltwin service: the predict and twin APIs over HTTP (FastAPI), durable and secure.
+
+``create_app(ServeSettings(...))`` gives the ASGI app; ``steeltwin-serve`` (``engine.apps.serve``)
+runs it with uvicorn from ``conf/serve.yaml``. See the modules: ``_app`` (start-up, errors,
+limits), ``_routes_*`` (the endpoints), ``_twins`` (durable twins), ``_predicting`` (the
+model, batched predictions), ``_batching`` (micro-batching), ``_store`` (SQLite/PostgreSQL),
+``_auth`` (API keys, tenants, scopes), ``_units`` (pint), ``_metrics`` (Prometheus),
+``_opcua`` / ``_mqtt`` (plant data).
+"""
+
+from ._app import Service, create_app
+from ._auth import Principal, new_key
+from ._settings import ServeSettings
+from ._store import AbstractStore, open_store
+
+__all__ = ["AbstractStore", "Principal", "ServeSettings", "Service", "create_app", "new_key",
+           "open_store"]

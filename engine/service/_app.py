@@ -1,0 +1,268 @@
+"""``create_app``: the twin service as an ASGI app (FastAPI).
+
+One :class:`Service` per app holds the store, the propagator (the one model every route
+uses), the twins, the key verifier, the metrics and the two micro-batchers (predict and
+assimilation), all on one compute thread. Start-up (the lifespan): open the store (tables
+created), install a bootstrap admin key when the store has none, build the propagator
+(physics, or a trained surrogate guarded by physics), compile the batch buckets, start the
+batchers and the plant adapters; ``/readyz`` answers 200 only then. Shutdown snapshots the
+live twins.
+
+Errors: bad input -> 422 with the field, value and fix (nothing stored); missing/invalid key
+-> 401; key without the scope -> 403; another tenant's twin -> 404 (as a missing one);
+oversized body -> 413; full queue -> 429 (Retry-After); compute timeout or store down -> 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from engine import ConfigError
+from engine.twin import TwinConfig
+
+from ._auth import KeyVerifier, hash_key, new_key
+from ._batching import MicroBatcher, Overloaded
+from ._metrics import Metrics
+from ._predicting import Predictor, build_service_propagator
+from ._settings import ServeSettings
+from ._store import AbstractStore, ApiKeyRecord, StoreConflict, StoreError, open_store
+from ._twins import NotFound, TwinManager
+
+log = logging.getLogger("steeltwin.service")
+VERSION = "1"
+
+
+class Service:
+    """Everything the routes share (see the module doc)."""
+
+    def __init__(self, settings: ServeSettings, store: AbstractStore | None = None) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.store = store or open_store(settings.database)
+        self.verifier = KeyVerifier(self.store)
+        self.executor = concurrent.futures.ThreadPoolExecutor(1, "steeltwin-compute")
+        self.propagator, self.model = build_service_propagator(settings.propagator)
+        self.twin_config = TwinConfig(**settings.twin)
+        self.twins = TwinManager(self.store, self.propagator, self.twin_config,
+                                 snapshot_every=settings.snapshot_every,
+                                 max_loaded=settings.max_loaded,
+                                 max_twin_seconds=settings.max_twin_seconds,
+                                 metrics=self.metrics)
+        self.predictor = Predictor(self.propagator, settings.max_horizon_s, self.metrics)
+        window = settings.batch_window_ms / 1000.0
+        self.predict_batcher = MicroBatcher(
+            "predict", self.predictor.run_batch, self.executor, window, settings.max_batch,
+            settings.max_queue, lambda n, s: self._observe("predict", n, s))
+        self.twin_batcher = MicroBatcher(
+            "assimilation", self.twins.run_batch, self.executor, window, settings.max_batch,
+            settings.max_queue, lambda n, s: self._observe("assimilation", n, s))
+        self.ready = False
+        self.adapters: list[Any] = []
+        self.bootstrap_key: str | None = None
+
+    def _observe(self, kind: str, n: int, seconds: float) -> None:
+        self.metrics.batch_size.labels(kind=kind).observe(n)
+
+    def bootstrap(self) -> None:
+        """Install an admin key when the store holds none (a fresh embedded database)."""
+        if self.store.count_api_keys() > 0:
+            return
+        s = self.settings
+        if s.admin_key:
+            parts = s.admin_key.split("_")
+            if len(parts) < 3 or parts[0] != "st":
+                raise ConfigError("serve.admin_key is invalid: expected a key made by "
+                                  "steeltwin-serve (st_<id>_<secret>); leave it null")
+            key_id, secret = parts[1], "_".join(parts[2:])
+            self.store.add_api_key(ApiKeyRecord(key_id, s.tenant, ("read", "write", "admin"),
+                                                hash_key(key_id, secret), "bootstrap",
+                                                time.time()))
+            return
+        key, _ = new_key(self.store, s.tenant, ("read", "write", "admin"), "bootstrap")
+        path = Path(s.state_dir) / "admin.key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key + "\n")
+        self.bootstrap_key = key
+        log.warning("no API keys in %s: created an admin key for tenant %r in %s (shown once)",
+                    self.store.url, s.tenant, path)
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self.bootstrap)
+        if self.settings.warmup:
+            t0 = time.perf_counter()
+            await loop.run_in_executor(self.executor, self.predictor.warmup,
+                                       self.settings.max_assets)
+            await loop.run_in_executor(self.executor, self.twins.warmup)
+            log.info("compiled the batch buckets in %.1f s", time.perf_counter() - t0)
+        self.predict_batcher.start()
+        self.twin_batcher.start()
+        from ._adapters import start_adapters
+
+        self.adapters = await start_adapters(self)
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for a in self.adapters:
+            with contextlib.suppress(Exception):
+                await a.stop()
+        await self.predict_batcher.stop()
+        await self.twin_batcher.stop()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(Exception):
+            await loop.run_in_executor(self.executor, self.twins.flush)
+        self.executor.shutdown(wait=True)
+        self.store.close()
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, counted as they stream in (a
+    missing or false Content-Length does not get past it)."""
+
+    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
+        self.app, self.limit, self.metrics = app, limit, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._refuse(send)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return msg
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._refuse(send)
+
+    async def _refuse(self, send: Send) -> None:
+        self.metrics.refused.labels(reason="body too large").inc()
+        resp = JSONResponse({"detail": f"request body is over the limit of {self.limit} bytes "
+                             "(serve.max_body_bytes); send fewer readings or assets per "
+                             "request"}, status_code=413)
+        await resp({"type": "http"}, _empty_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def create_app(settings: ServeSettings | None = None,
+               store: AbstractStore | None = None) -> FastAPI:
+    """The ASGI app of a service (see the module doc); the service starts in its lifespan."""
+    settings = settings or ServeSettings()
+    service = Service(settings, store)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    app = FastAPI(title="steeltwin", version=VERSION, lifespan=lifespan,
+                  description="Digital twins of hot steel slabs: predict, twins (EnKF), "
+                  "Open Inference Protocol. Units: temperatures degC unless stated "
+                  "({value, unit} accepted: degC, K, degF), lengths m, times s.")
+    app.state.service = service
+    _errors(app, service)
+
+    @app.middleware("http")
+    async def timing(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        t0 = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            service.metrics.http.labels(request.method, path, str(status)).observe(
+                time.perf_counter() - t0)
+
+    from ._routes_admin import router as admin_router
+    from ._routes_oip import router as oip_router
+    from ._routes_predict import router as predict_router
+    from ._routes_twins import router as twins_router
+
+    for r in (admin_router, predict_router, twins_router, oip_router):
+        app.include_router(r)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes, metrics=service.metrics)
+    return app
+
+
+def _errors(app: FastAPI, service: Service) -> None:
+    def problem(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    @app.exception_handler(ConfigError)
+    async def _config(request: Request, err: ConfigError) -> JSONResponse:
+        return problem(422, str(err))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, err: RequestValidationError) -> JSONResponse:
+        out = []
+        for e in err.errors():
+            loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
+            value = e.get("input")
+            shown = repr(value) if len(repr(value)) < 200 else repr(value)[:200] + "..."
+            out.append({"field": loc, "value": shown, "error": e.get("msg", "")})
+        return problem(422, out)
+
+    @app.exception_handler(NotFound)
+    async def _missing(request: Request, err: NotFound) -> JSONResponse:
+        return problem(404, f"twin {err.args[0]!r} not found")
+
+    @app.exception_handler(Overloaded)
+    async def _busy(request: Request, err: Overloaded) -> JSONResponse:
+        service.metrics.refused.labels(reason="queue full").inc()
+        return problem(429, str(err), {"Retry-After": "1"})
+
+    @app.exception_handler(TimeoutError)
+    async def _slow(request: Request, err: TimeoutError) -> JSONResponse:
+        service.metrics.refused.labels(reason="timeout").inc()
+        return problem(503, f"compute did not finish within {service.settings.request_timeout_s}"
+                       " s (serve.request_timeout_s); retry, or ask for less", {"Retry-After":
+                                                                                  "5"})
+
+    @app.exception_handler(StoreConflict)
+    async def _conflict(request: Request, err: StoreConflict) -> JSONResponse:
+        return problem(409, str(err))
+
+    @app.exception_handler(StoreError)
+    async def _store(request: Request, err: StoreError) -> JSONResponse:
+        service.metrics.refused.labels(reason="store").inc()
+        return problem(503, f"the store is unavailable: {err}", {"Retry-After": "5"})
