@@ -146,21 +146,24 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await self._refuse(send)
                 return
+        # Read the body first (at most the limit), then replay it to the app: a body that
+        # streams past the limit is refused before the app parses any of it.
+        chunks: list[bytes] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             msg = await receive()
-            if msg["type"] == "http.request":
-                seen += len(msg.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return msg
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._refuse(send)
+            if msg["type"] != "http.request":
+                await self.app(scope, _replay([msg]), send)
+                return
+            seen += len(msg.get("body", b""))
+            if seen > self.limit:
+                await self._refuse(send)
+                return
+            chunks.append(msg.get("body", b""))
+            if not msg.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body], receive), send)
 
     async def _refuse(self, send: Send) -> None:
         self.metrics.refused.labels(reason="body too large").inc()
@@ -170,8 +173,18 @@ class BodyLimit:
         await resp({"type": "http"}, _empty_receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
+    """A receive callable that gives ``messages``, then defers to ``then`` (disconnects)."""
+    queue = list(messages)
+
+    async def receive() -> Message:
+        if queue:
+            return queue.pop(0)
+        if then is not None:
+            return await then()
+        return {"type": "http.disconnect"}
+
+    return receive
 
 
 async def _empty_receive() -> Message:

@@ -127,9 +127,9 @@ class ReadingIn(_Body):
     sensor: Sensor
     value: Finite
     unit: str = Field("degC", max_length=16)
-    depth: Finite | None = Field(None, ge=0, le=10, description="thermocouples: below the "
+    depth: Finite | None = Field(None, ge=0, le=1e4, description="thermocouples: below the "
                                  "top face")
-    depth_unit: str = Field("m", max_length=8)
+    depth_unit: str | None = Field("m", max_length=8, description="m, mm, cm, in (default m)")
 
 
 class ReadingsIn(_Body):

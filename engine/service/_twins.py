@@ -115,7 +115,8 @@ class TwinManager:
                 if r.sensor != "thermocouple" and r.depth is not None:
                     raise ConfigError(f"depth={r.depth!r} is invalid: only a thermocouple has a "
                                       "depth; leave it out")
-                out.append(make_reading(r.id, t, r.sensor, r.value, r.unit, depth, r.depth_unit))
+                out.append(make_reading(r.id, t, r.sensor, r.value, r.unit, depth,
+                                        r.depth_unit or "m"))
             except ConfigError as err:
                 raise ConfigError(f"{where}: {err}") from None
         return out
@@ -171,7 +172,7 @@ class TwinManager:
             if rows:
                 added = e.twin.log.add([Reading.from_json(d) for _, d in rows])
                 e.last_seq = rows[-1][0]
-                if added.earliest_new is not None and added.earliest_new < e.twin.time:
+                if added.earliest_new is not None and added.earliest_new <= e.twin.time:
                     e.twin._rewind(added.earliest_new)
         e.used = time.monotonic()
         return e
@@ -195,7 +196,7 @@ class TwinManager:
                     if rid in twin.log:
                         twin.log.reject(rid, why)
                 late = [d["time"] for s, d in rows if s > snap.last_seq]
-                if late and min(late) < twin.time:
+                if late and min(late) <= twin.time:
                     twin._rewind(min(late))
                 e.persisted_cycle = twin.cycle
         log.info("twin %s/%s loaded: %d readings, snapshot at cycle %s", rec.tenant,

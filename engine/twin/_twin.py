@@ -389,7 +389,7 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
     target = -math.inf if until is None else float(until)
     for tw, rs in zip(twins, readings, strict=True):
         added = tw.log.add(list(rs))
-        if added.earliest_new is not None and added.earliest_new < tw.time:
+        if added.earliest_new is not None and added.earliest_new <= tw.time:
             tw._rewind(added.earliest_new)
         reports.append({"accepted": [r.id for r in added.accepted],
                         "duplicates": added.duplicates, "conflicts": added.conflicts})

@@ -206,3 +206,15 @@ def test_restored_and_thinned_twins_continue_exactly():
     np.testing.assert_allclose(c.augmented, a.augmented, rtol=0, atol=1e-12)
     with pytest.raises(E.ConfigError, match=r"snapshot shapes .* expected \(16, 12\)"):
         b.restore(3, a.fields[:, :5], a.augmented)
+
+
+def test_a_reading_at_the_end_of_a_finished_cycle_is_assimilated():
+    # A cycle covers (t0, t1]: a reading stamped exactly t1 that arrives after the clock
+    # reached t1 belongs to the finished cycle, which must be replayed (it was once skipped).
+    rs = _readings(n=12)  # both faces every 30 s, on the 30 s cycle ends
+    a = _twin()
+    for k in range(0, len(rs), 5):  # odd batches split the two faces of one time
+        a.assimilate(rs[k:k + 5])
+    b = _twin()
+    b.assimilate(rs)
+    np.testing.assert_allclose(a.fields, b.fields, rtol=0, atol=1e-9)
