@@ -46,7 +46,7 @@ def auth(key: str) -> dict[str, str]:
 
 
 def test_health_is_open_and_everything_else_needs_a_key(served):
-    client, admin, _ = served
+    client, _admin, _ = served
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["ready"] is True
@@ -154,7 +154,7 @@ def test_twin_lifecycle_idempotent_readings_and_gate(served):
     assert r.status_code == 200 and ack["stored"] == [x["id"] for x in rs]
     assert ack["assimilated"] and ack["time_s"] == 120.0  # two 60 s cycles
     # Re-sent: duplicates; same id with other content: conflict (the stored one is kept).
-    again = rs[:2] + [{**rs[2], "value": 999.0}]
+    again = [*rs[:2], {**rs[2], "value": 999.0}]
     ack = client.post("/v1/twins/slab-a/measurements", json={"readings": again},
                       headers=admin).json()
     assert ack["stored"] == [] and ack["duplicates"] == ["top-1", "top-2"]
