@@ -41,7 +41,16 @@ from .._errors import ConfigError, require
 from .._solve import Scenario
 from ._enkf import enkf_update
 from ._measurements import MeasurementLog, Reading
-from ._predict import Prediction, centre_of, predict, resample, steps_needed
+from ._predict import (
+    Prediction,
+    _plate_stress,
+    centre_of,
+    predict,
+    resample,
+    rollout_assets,
+    steps_needed,
+    summarise,
+)
 from ._propagator import AbstractPropagator, _pad, bucket_size
 from ._slab import (
     depth_temperature,
@@ -262,7 +271,7 @@ class Twin:
         """The assimilated readings of cycle k, padded to m slots."""
         c = self.cycle_seconds
         t0 = k * c
-        rs = [r for r in self.log.between(t0, t0 + c) if r.sensor in OBS_KINDS]
+        rs = [r for r in self.log.between(t0 if k else -1.0, t0 + c) if r.sensor in OBS_KINDS]
         obs: dict[str, np.ndarray] = {"kind": np.zeros(m, np.int32), "depth": np.zeros(m),
                                       "weight": np.ones(m),
                "value": np.full(m, 1000.0), "std": np.ones(m), "valid": np.zeros(m, bool)}
@@ -278,7 +287,9 @@ class Twin:
 
     def _count(self, k: int) -> int:
         c = self.cycle_seconds
-        return sum(r.sensor in OBS_KINDS for r in self.log.between(k * c, (k + 1) * c))
+        # Cycle k covers (k c, (k + 1) c]; the first one also takes readings at t = 0.
+        return sum(r.sensor in OBS_KINDS for r in self.log.between(k * c if k else -1.0,
+                                                                   (k + 1) * c))
 
     # -- assimilation ---------------------------------------------------------------------
     def assimilate(self, readings: Sequence[Reading]) -> dict[str, Any]:
@@ -336,17 +347,14 @@ class Twin:
     def forecast(self, until: float | None = None, scenario: Scenario | None = None,
                  every: float | None = None, stress: bool = True,
                  step_buckets: Sequence[int] = ()) -> Prediction:
-        """Forecast from the estimate (ensemble mean) to ``until`` s (default: the end of the
-        schedule), under the twin's schedule or another ``scenario``'s boundary (what-if), with
-        the estimated exchange factors. The spread combines the ensemble's field spread now
-        with the propagator's own."""
+        """Forecast every member from the estimate now to ``until`` s (default: the end of the
+        schedule), under the twin's schedule or another ``scenario``'s boundary (what-if),
+        each with its own exchange factors: an ensemble forecast in one batched call. Fields
+        and summaries are the members' mean; the spread is the members' spread combined with
+        the propagator's own (a surrogate's); stress is that of the mean field."""
         sc = scenario or self.scenario
         end = float(sc.boundary.times[-1]) if until is None else float(until)
         end = max(end, self.time + self.cycle_seconds)
-        scale = np.exp(self.augmented[:, :2].mean(0))
-        bnd = dataclasses.replace(sc.boundary, exchange_factor=jnp.clip(
-            sc.boundary.exchange_factor * jnp.asarray(scale, self.dtype)[:, None], 1e-6, 1.0))
-        sc = dataclasses.replace(sc, boundary=bnd)
         step = every or self.cycle_seconds
         times = np.arange(self.time, end + 1e-9, step)
         if times[-1] < end - 1e-9:
@@ -354,10 +362,26 @@ class Twin:
         needed = steps_needed(self.propagator, times, self.time)
         # A caller (the service) rounds the rollout up to fixed lengths: no compile per request.
         n_steps = min([b for b in step_buckets if b >= needed], default=needed)
-        pred = predict(self.propagator, sc, times, start_time=self.time,
-                       state=self.fields.mean(0)[None], stress=stress, n_steps=n_steps)
-        spread = np.sqrt(pred.spread**2 + self.fields.std(0)[None, None] ** 2)
-        return dataclasses.replace(pred, spread=spread, centre_spread=centre_of(spread))
+        scale = np.exp(self.augmented[:, :2])  # [N, 2] bottom, top
+        members = [dataclasses.replace(sc, boundary=dataclasses.replace(
+            sc.boundary, exchange_factor=jnp.clip(sc.boundary.exchange_factor * jnp.asarray(
+                s_i, self.dtype)[:, None], 1e-6, 1.0))) for s_i in scale]
+        roll = rollout_assets(self.propagator, members, self.time, n_steps, state=self.fields)
+        p = summarise(self.propagator, members, roll, times)
+        T = p.temperature.mean(0, keepdims=True)
+        var = p.temperature.var(0) + (p.spread**2).mean(0)
+        spread = np.sqrt(var)[None]
+        centre = p.centre.mean(0, keepdims=True)
+        centre_var = p.centre.var(0) + (p.centre_spread**2).mean(0)
+        sigma = util = None
+        if stress:
+            sigma, util = _plate_stress(T, roll.params[:1], "S355")
+        return Prediction(times=p.times, temperature=T, spread=spread,
+                          surface_bottom=p.surface_bottom.mean(0, keepdims=True),
+                          surface_top=p.surface_top.mean(0, keepdims=True), centre=centre,
+                          mean=T.mean(-1), centre_spread=np.sqrt(centre_var)[None],
+                          provenance=p.provenance[:1], step_times=p.step_times, stress=sigma,
+                          utilisation=util)
 
 
 _knots = jax.jit(knot_inputs)
@@ -397,6 +421,8 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
             target = max(target, tw.log.latest_time)
     c = first.cycle_seconds
     end_cycle = max(math.ceil(target / c - 1e-9), 0) if math.isfinite(target) else 0
+    if any(tw.log.latest_time is not None for tw in twins):
+        end_cycle = max(end_cycle, 1)  # a reading at t = 0 belongs to the first cycle
     cfg = first.config
     key = (id(first.propagator), dataclasses.replace(cfg, seed=0))
     if key not in _CYCLES:

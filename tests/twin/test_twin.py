@@ -218,3 +218,25 @@ def test_a_reading_at_the_end_of_a_finished_cycle_is_assimilated():
     b = _twin()
     b.assimilate(rs)
     np.testing.assert_allclose(a.fields, b.fields, rtol=0, atol=1e-9)
+
+
+def test_a_reading_at_charging_is_assimilated_in_the_first_cycle():
+    tw = _twin()
+    hot = make_reading("t0", 0.0, "pyrometer_top", 120.0, "degC")  # nominal: 25 degC
+    tw.assimilate([hot])
+    assert tw.cycle == 1 and "t0" not in tw.log.rejected
+    # The charge turned out warmer: the estimated charging offset moves up.
+    assert tw.augmented[:, 2].mean() > 5.0
+
+
+def test_forecast_is_an_ensemble_forecast():
+    tw = _twin(members=16)
+    tw.assimilate(_readings(n=8))
+    f = tw.forecast(until=tw.time + 600.0, every=300.0, stress=False)
+    assert f.temperature.shape == (1, 3, PROP.cells)
+    # At the start the forecast is the ensemble now: its mean and its spread.
+    np.testing.assert_allclose(f.temperature[0, 0], tw.fields.mean(0), atol=1e-9)
+    np.testing.assert_allclose(f.spread[0, 0], tw.fields.std(0), atol=1e-9)
+    # Members with other exchange factors drift apart: the spread grows with the horizon
+    # in the furnace (physics has no spread of its own, so this is the ensemble's).
+    assert np.all(f.centre_spread[0, 1:] > 0)
