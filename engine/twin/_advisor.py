@@ -108,35 +108,81 @@ def advise_setpoints(propagator: AbstractPropagator, scenario: Scenario,
     T0 = jnp.asarray(resample(np.broadcast_to(np.asarray(scenario.initial_temperature),
                                               scenario.grid.shape)[None], propagator.cells), dt)
     arr = lambda f: jnp.asarray([f(z) for z in zones], dt)  # noqa: E731
-    phi_t, phi_b, hh = (arr(lambda z: z.exchange_factor_top),
-                        arr(lambda z: z.exchange_factor_bottom), arr(lambda z: z.h))
     dur0 = arr(lambda z: z.duration)
     longest = float(jnp.sum(dur0)) - zones[-1].duration + (
         soak_bounds_s[1] if soak_bounds_s else zones[-1].duration)
     step = propagator.step_seconds
-    n_steps = math.ceil(longest / step) + 1
-    times = jnp.asarray(step * (np.arange(n_steps)[:, None] + np.linspace(
-        0, 1, propagator.n_knots)[None]), dt)
+    # Steps rounded up to a power of two: one compiled program serves many schedules.
+    n_steps = 1 << math.ceil(longest / step).bit_length()  # >= ceil(longest / step) + 1
+    s_lo, s_hi = soak_bounds_s or (0.0, 1.0)
+    c = {"lo": lo, "hi": hi, "phi_t": arr(lambda z: z.exchange_factor_top),
+         "phi_b": arr(lambda z: z.exchange_factor_bottom), "h": arr(lambda z: z.h),
+         "dur0": dur0, "s_lo": s_lo, "s_hi": s_hi, "ramp": ramp_time, "params": params,
+         "T0": T0[0], "target": target_mean_C + KELVIN, "max_delta": max_delta_K,
+         "weight": heat_weight, "q0": 1.0}
+    c = {k: jnp.asarray(v, dt) for k, v in c.items()}
+    outcome, update = _programs(propagator, len(zones), n_steps, soak_bounds_s is not None)
+    x0 = np.array([(z.gas_temperature_C - lo) / (hi - lo) for z in zones] + [
+        (zones[-1].duration - s_lo) / (s_hi - s_lo) if soak_bounds_s else 0.0])
+    x = jnp.asarray(x0, dt)
+    m0, d0, q0, _ = outcome(x, c)
+    c["q0"] = q0
+    opt = optax.adam(learning_rate)
+    history = []
+    # Optax mixes its int32 step count with floats; allow that under strict promotion.
+    with jax.numpy_dtype_promotion("standard"):
+        state = opt.init(x)
+        lr = jnp.asarray(learning_rate, dt)
+        for _ in range(iterations):
+            x, state, v = update(x, state, c, lr)
+            history.append(float(v))
+    if not np.all(np.isfinite(history)):
+        raise ConfigError("set-point advice diverged (non-finite objective): lower "
+                          "learning_rate or check the schedule and bounds")
+    m, d, q, t_d = outcome(x, c)
+    gas, dur = _unpack(x, c, soak_bounds_s is not None)
+    new = [dataclasses.replace(z, gas_temperature_C=float(g) - KELVIN, duration=float(t))
+           for z, g, t in zip(zones, gas, dur, strict=True)]
+    return Advice(new, float(m) - KELVIN, float(d), float(t_d), float(q), float(q0),
+                  float(m0) - KELVIN, float(d0), iterations, history)
+
+
+def _unpack(x: Array, c: dict[str, Array], soak: bool) -> tuple[Array, Array]:
+    gas = c["lo"] + KELVIN + x[:-1] * (c["hi"] - c["lo"])
+    dur = c["dur0"]
+    if soak:
+        dur = dur.at[-1].set(c["s_lo"] + x[-1] * (c["s_hi"] - c["s_lo"]))
+    return gas, dur
+
+
+_PROGRAMS: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+
+
+def _programs(propagator: AbstractPropagator, n_zones: int, n_steps: int,
+              soak: bool) -> tuple[Any, Any]:
+    """The jitted passage outcome and optimiser update for a shape of problem, compiled once
+    per (propagator, zone count, step count, soak) and reused: every number (bounds, targets,
+    the slab, the schedule) is an argument, so a new request does not recompile."""
+    key = (id(propagator), n_zones, n_steps, soak)
+    if key in _PROGRAMS:
+        return _PROGRAMS[key]
     fn = propagator.step_function()
+    step = propagator.step_seconds
+    frac = np.linspace(0, 1, propagator.n_knots)
 
-    def unpack(x: Array) -> tuple[Array, Array]:
-        gas = lo + KELVIN + x[:-1] * (hi - lo)
-        dur = dur0
-        if soak_bounds_s is not None:
-            dur = dur.at[-1].set(soak_bounds_s[0] + x[-1] * (soak_bounds_s[1] - soak_bounds_s[0]))
-        return gas, dur
-
-    def outcome(x: Array) -> tuple[Array, Array, Array, Array]:
-        gas, dur = unpack(x)
-        bnd = zone_boundary(gas, dur, phi_t, phi_b, hh, ramp_time)
+    def outcome(x: Array, c: dict[str, Array]) -> tuple[Array, Array, Array, Array]:
+        gas, dur = _unpack(x, c, soak)
+        bnd = zone_boundary(gas, dur, c["phi_t"], c["phi_b"], c["h"], c["ramp"])
+        times = jnp.asarray(step * (np.arange(n_steps)[:, None] + frac[None]), x.dtype)
         u = knot_inputs(bnd, times)
+        params, T0 = c["params"], c["T0"]
 
         def body(T: Array, uk: Array) -> tuple[Array, Array]:
             nxt = fn(T[None], uk[None], params[None])[0][0]
             return nxt, nxt
 
-        _, fields = jax.lax.scan(body, T0[0], u)
-        fields = jnp.concatenate([T0, fields])
+        _, fields = jax.lax.scan(body, T0, u)
+        fields = jnp.concatenate([T0[None], fields])
         t_d = jnp.sum(dur)
         pos = t_d / step
         i = jnp.clip(jnp.floor(pos).astype(jnp.int32), 0, n_steps - 1)
@@ -145,42 +191,19 @@ def advise_setpoints(propagator: AbstractPropagator, scenario: Scenario,
         q = jnp.sum(dur * STEFAN_BOLTZMANN * (gas**4 - T0.mean() ** 4))
         return Td.mean(), Td.max() - Td.min(), q, t_d
 
-    x0 = np.array([(z.gas_temperature_C - lo) / (hi - lo) for z in zones] + [
-        (zones[-1].duration - soak_bounds_s[0]) / (soak_bounds_s[1] - soak_bounds_s[0])
-        if soak_bounds_s else 0.0])
-    x = jnp.asarray(x0, dt)
-    m0, d0, q0, _ = jax.jit(outcome)(x)
-    target = target_mean_C + KELVIN
+    def objective(x: Array, c: dict[str, Array]) -> Array:
+        m, d, q, _ = outcome(x, c)
+        return ((m - c["target"]) ** 2 + jnp.maximum(d - c["max_delta"], 0.0) ** 2
+                + c["weight"] * q / c["q0"])
 
-    def objective(x: Array) -> Array:
-        m, d, q, _ = outcome(x)
-        return ((m - target) ** 2 + jnp.maximum(d - max_delta_K, 0.0) ** 2
-                + heat_weight * q / q0)
+    value_grad = jax.value_and_grad(objective)
 
-    opt = optax.adam(learning_rate)
-    value_grad = jax.jit(jax.value_and_grad(objective))
-
-    @jax.jit
-    def update(x: Array, state: Any) -> tuple[Array, Any, Array]:
-        v, g = value_grad(x)
-        if soak_bounds_s is None:
+    def update(x: Array, state: Any, c: dict[str, Array], lr: Array) -> tuple[Array, Any, Array]:
+        v, g = value_grad(x, c)
+        if not soak:
             g = g.at[-1].set(0.0)
-        upd, state = opt.update(g, state, x)
+        upd, state = optax.adam(lr).update(g, state, x)
         return jnp.clip(optax.apply_updates(x, upd), 0.0, 1.0), state, v
 
-    history = []
-    # Optax mixes its int32 step count with floats; allow that under strict promotion.
-    with jax.numpy_dtype_promotion("standard"):
-        state = opt.init(x)
-        for _ in range(iterations):
-            x, state, v = update(x, state)
-            history.append(float(v))
-    if not np.all(np.isfinite(history)):
-        raise ConfigError("set-point advice diverged (non-finite objective): lower "
-                          "learning_rate or check the schedule and bounds")
-    m, d, q, t_d = jax.jit(outcome)(x)
-    gas, dur = unpack(x)
-    new = [dataclasses.replace(z, gas_temperature_C=float(g) - KELVIN, duration=float(t))
-           for z, g, t in zip(zones, gas, dur, strict=True)]
-    return Advice(new, float(m) - KELVIN, float(d), float(t_d), float(q), float(q0),
-                  float(m0) - KELVIN, float(d0), iterations, history)
+    _PROGRAMS[key] = (jax.jit(outcome), jax.jit(update))
+    return _PROGRAMS[key]

@@ -332,3 +332,18 @@ def test_restart_rebuilds_twins_from_the_store(tmp_path):
     assert st["readings"] == 21 and st["time_s"] == after_late["time_s"]
     np.testing.assert_allclose(st["field_mean"], after_late["field_mean"], atol=1e-9)
     assert st["exchange_scale"] == pytest.approx(after_late["exchange_scale"], abs=1e-12)
+
+
+def test_advise_proposes_setpoints_within_the_bounds(served):
+    client, admin, _ = served
+    client.post("/v1/twins", json={"twin_id": "adv", "slab": SLAB}, headers=admin)
+    body = {"target_mean": 1150, "max_delta": 40, "gas_min": 900, "gas_max": 1350,
+            "iterations": 40}
+    r = client.post("/v1/twins/adv/advise", json=body, headers=admin)
+    assert r.status_code == 200, r.text
+    adv = r.json()
+    assert all(900 - 1e-9 <= z["gas_temperature"] <= 1350 + 1e-9 for z in adv["zones"])
+    # Closer to the target than the schedule as given (40 Adam steps from it).
+    assert abs(adv["discharge_mean"] - 1150) < abs(adv["initial_discharge_mean"] - 1150)
+    r = client.post("/v1/twins/adv/advise", json={**body, "iterations": 500}, headers=admin)
+    assert r.status_code == 422 and "serve.advise_max_iterations" in r.text
