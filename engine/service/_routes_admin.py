@@ -1,10 +1,13 @@
-"""Health (the only routes without a key), Prometheus metrics, and API keys of a tenant."""
+"""Health (with the static dashboard page, the only routes without a key), Prometheus
+metrics, and API keys of a tenant."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ._auth import new_key
@@ -12,6 +15,7 @@ from ._deps import Admin, Reader, ServiceDep
 from ._schemas import KeyCreate, KeyOut
 
 router = APIRouter()
+DASHBOARD = Path(__file__).with_name("static") / "dashboard.html"
 
 
 @router.get("/healthz", tags=["health"])
@@ -27,6 +31,17 @@ async def ready(service: ServiceDep, response: Response) -> dict[str, object]:
     ok = bool(service.ready and store_ok)
     response.status_code = 200 if ok else 503
     return {"ready": ok, "model": service.model.name, "store": store_ok}
+
+
+@router.get("/dashboard", tags=["dashboard"], response_class=HTMLResponse)
+async def dashboard() -> HTMLResponse:
+    """A live table of the caller's twins. The page is static and holds no data: its script
+    asks for the API key and reads ``/v1/twins`` with it."""
+    return HTMLResponse(DASHBOARD.read_text(encoding="utf-8"),
+                        headers={"Cache-Control": "no-store",
+                                 "Content-Security-Policy": "default-src 'self'; "
+                                 "script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
+                                 "img-src 'self' data:"})
 
 
 @router.get("/metrics", tags=["health"], response_class=Response)

@@ -56,6 +56,9 @@ def test_health_is_open_and_everything_else_needs_a_key(served):
         r = client.request(method, path, json={})
         assert r.status_code == 401, (path, r.status_code)
         assert "missing API key" in r.json()["detail"]
+    page = client.get("/dashboard")  # a static page: no data without a key
+    assert page.status_code == 200 and "steeltwin" in page.text and "Bearer" in page.text
+    assert "slab-" not in page.text
     bad = "st_0123456789ab_" + "A" * 43
     assert client.get("/v1/twins", headers=auth(bad)).status_code == 401
     assert client.get("/v1/twins", headers={"X-API-Key": "nonsense"}).status_code == 401
