@@ -64,6 +64,8 @@ from ._slab import (
 OBS_KINDS = {"pyrometer_bottom": 0, "pyrometer_top": 1, "thermocouple": 2}
 GAS_SENSORS = {"gas_bottom": 0, "gas_top": 1}
 N_AUG = 3  # s_bottom, s_top, initial offset
+# Twins per batched cycle are padded to a power of two (at most 2x the work, log2 programs).
+TWIN_BUCKETS = tuple(2**k for k in range(15))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -450,7 +452,7 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
                           for tw in group])
         # Pad the group to a batch bucket (copies of its first twin): the cycle compiles once
         # per bucket, not once per number of twins that happen to share a cycle.
-        size = bucket_size(len(group))
+        size = bucket_size(len(group), TWIN_BUCKETS)
         T, z, base, params, keys = (_pad(a, size) for a in (T, z, base, params, keys))
         obs = {name: _pad(a, size) for name, a in obs.items()}
         T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, keys)
