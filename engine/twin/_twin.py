@@ -51,7 +51,7 @@ from ._predict import (
     steps_needed,
     summarise,
 )
-from ._propagator import AbstractPropagator, _pad, bucket_size
+from ._propagator import SOURCES, AbstractPropagator, _pad, bucket_size
 from ._slab import (
     depth_temperature,
     knot_inputs,
@@ -396,9 +396,10 @@ def _bucket(m: int) -> int:
 
 def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]],
                     until: float | None = None) -> list[dict[str, Any]]:
-    """Add each twin's readings, then advance all twins together, one batched propagator
-    call and one vmapped analysis per cycle, until every clock has passed its latest reading
-    (or ``until`` s). Twins must share the propagator and filter settings.
+    """Add each twin's readings, then advance the twins together, one batched propagator
+    call and one vmapped analysis per step (each twin its own next cycle, whatever its
+    clock), until each twin's clock has passed its own latest reading (and ``until`` s).
+    Twins must share the propagator and filter settings.
 
     Returns per twin: accepted / duplicate / conflicting ids, the readings rejected (with the
     reason) and the clock.
@@ -412,19 +413,21 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
             raise ConfigError("twins=[...] is invalid: assimilate_many expects twins sharing one "
                               "propagator and TwinConfig; group them by model (seeds may differ)")
     reports: list[dict[str, Any]] = []
-    target = -math.inf if until is None else float(until)
+    floor = -math.inf if until is None else float(until)
+    c = first.cycle_seconds
+    end_of: dict[int, int] = {}  # each twin runs until its own clock passes its own readings
     for tw, rs in zip(twins, readings, strict=True):
         added = tw.log.add(list(rs))
         if added.earliest_new is not None and added.earliest_new <= tw.time:
             tw._rewind(added.earliest_new)
         reports.append({"accepted": [r.id for r in added.accepted],
                         "duplicates": added.duplicates, "conflicts": added.conflicts})
-        if tw.log.latest_time is not None:
-            target = max(target, tw.log.latest_time)
-    c = first.cycle_seconds
-    end_cycle = max(math.ceil(target / c - 1e-9), 0) if math.isfinite(target) else 0
-    if any(tw.log.latest_time is not None for tw in twins):
-        end_cycle = max(end_cycle, 1)  # a reading at t = 0 belongs to the first cycle
+        latest = tw.log.latest_time
+        target = max(floor, -math.inf if latest is None else latest)
+        end = max(math.ceil(target / c - 1e-9), 0) if math.isfinite(target) else 0
+        if latest is not None:
+            end = max(end, 1)  # a reading at t = 0 belongs to the first cycle
+        end_of[id(tw)] = end
     cfg = first.config
     key = (id(first.propagator), dataclasses.replace(cfg, seed=0))
     if key not in _CYCLES:
@@ -433,23 +436,25 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
     cycle = _CYCLES[key]
     dt = first.dtype
     while True:
-        active = [tw for tw in twins if tw.cycle < end_cycle]
-        if not active:
+        # Every twin behind its target advances its own next cycle, all in one call: the
+        # cycle index only enters through each twin's inputs, readings and random keys.
+        group = [tw for tw in twins if tw.cycle < end_of[id(tw)]]
+        if not group:
             break
-        k_min = min(tw.cycle for tw in active)
-        group = [tw for tw in active if tw.cycle == k_min]
-        m = _bucket(max(tw._count(k_min) for tw in group))
-        packed = [tw.observations(k_min, m) for tw in group]
+        ks = [tw.cycle for tw in group]
+        m = _bucket(max(tw._count(k) for tw, k in zip(group, ks, strict=True)))
+        packed = [tw.observations(k, m) for tw, k in zip(group, ks, strict=True)]
         obs = {name: jnp.asarray(np.stack([p[0][name] for p in packed]),
                                  dt if packed[0][0][name].dtype == np.float64 else None)
                for name in packed[0][0]}
         T = jnp.asarray(np.stack([tw.fields for tw in group]), dt)
         z = jnp.asarray(np.stack([tw.augmented for tw in group]), dt)
-        base = jnp.asarray(np.stack([tw.base_inputs(k_min) for tw in group]), dt)
+        base = jnp.asarray(np.stack([tw.base_inputs(k) for tw, k in zip(group, ks,
+                                                                         strict=True)]), dt)
         params = jnp.asarray(np.stack([tw.params for tw in group]), dt)
         # Keys from (the twin's seed, cycle): replays and batching give the same numbers.
-        keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(tw.config.seed), k_min)
-                          for tw in group])
+        keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(tw.config.seed), k)
+                          for tw, k in zip(group, ks, strict=True)])
         # Pad the group to a batch bucket (copies of its first twin): the cycle compiles once
         # per bucket, not once per number of twins that happen to share a cycle.
         size = bucket_size(len(group), TWIN_BUCKETS)
@@ -460,8 +465,7 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
                                       for a in (T1, z1, accept, innov, src))
         for g, tw in enumerate(group):
             tw.snapshots.append((T1[g].astype(np.float64), z1[g].astype(np.float64)))
-            tw.last_sources = [("physics", "surrogate", "fallback (envelope)",
-                                "fallback (spread)")[int(src[g])]]
+            tw.last_sources = [SOURCES[int(src[g])]]
             for j, r in enumerate(packed[g][1]):
                 if not accept[g, j]:
                     tw.log.reject(r.id, f"innovation {innov[g, j]:+.1f} sigma outside the "

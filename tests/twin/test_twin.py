@@ -98,6 +98,18 @@ def test_many_twins_in_one_batch_equal_one_at_a_time():
     for tw, ref in zip(twins, singles, strict=True):
         assert tw.time == ref.time
         np.testing.assert_allclose(tw.fields, ref.fields, rtol=0, atol=1e-9)
+    # Twins at different clocks share the batched calls, and each stops at its own readings
+    # (one twin's later readings never push another one's clock into the future).
+    ahead, behind = _twin(seed=7), _twin(seed=8)
+    ahead.assimilate(rs[:16])
+    ref_a, ref_b = _twin(seed=7), _twin(seed=8)
+    ref_a.assimilate(rs[:16])
+    assimilate_many([ahead, behind], [rs[16:], rs[:4]])
+    ref_a.assimilate(rs[16:])
+    ref_b.assimilate(rs[:4])
+    assert behind.time == 60.0 and ahead.time == rs[-1].time
+    np.testing.assert_allclose(ahead.fields, ref_a.fields, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(behind.fields, ref_b.fields, rtol=0, atol=1e-9)
 
 
 def test_readings_pull_the_estimate_and_the_gate_rejects_outliers():
