@@ -37,6 +37,7 @@ from ._auth import KeyVerifier, hash_key, new_key
 from ._batching import MicroBatcher, Overloaded
 from ._metrics import Metrics
 from ._predicting import Predictor, build_service_propagator
+from ._schemas import ERROR_RESPONSES
 from ._settings import ServeSettings
 from ._store import AbstractStore, ApiKeyRecord, StoreConflict, StoreError, open_store
 from ._twins import NotFound, TwinManager
@@ -116,6 +117,9 @@ class Service:
 
         self.adapters = await start_adapters(self)
         self.ready = True
+        if self.settings.warmup:  # after ready: the first advice request waits for it, if any
+            self._advice_warmup = loop.run_in_executor(self.executor,
+                                                       self.predictor.warmup_advice)
 
     async def stop(self) -> None:
         self.ready = False
@@ -206,6 +210,7 @@ def create_app(settings: ServeSettings | None = None,
             await service.stop()
 
     app = FastAPI(title="steeltwin", version=VERSION, lifespan=lifespan,
+                  responses=ERROR_RESPONSES,
                   description="Digital twins of hot steel slabs: predict, twins (EnKF), "
                   "Open Inference Protocol. Units: temperatures degC unless stated "
                   "({value, unit} accepted: degC, K, degF), lengths m, times s.")
@@ -278,4 +283,6 @@ def _errors(app: FastAPI, service: Service) -> None:
     @app.exception_handler(StoreError)
     async def _store(request: Request, err: StoreError) -> JSONResponse:
         service.metrics.refused.labels(reason="store").inc()
-        return problem(503, f"the store is unavailable: {err}", {"Retry-After": "5"})
+        log.error("store error on %s %s: %s", request.method, request.url.path, err)
+        return problem(503, "the store is unavailable; retry shortly (the cause is in the "
+                       "server log)", {"Retry-After": "5"})

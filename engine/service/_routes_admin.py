@@ -4,9 +4,9 @@ metrics, and API keys of a tenant."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
+from pathlib import Path as FilePath
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Path, Response
 from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -15,7 +15,7 @@ from ._deps import Admin, Reader, ServiceDep
 from ._schemas import KeyCreate, KeyOut
 
 router = APIRouter()
-DASHBOARD = Path(__file__).with_name("static") / "dashboard.html"
+DASHBOARD = FilePath(__file__).with_name("static") / "dashboard.html"
 
 
 @router.get("/healthz", tags=["health"])
@@ -74,7 +74,8 @@ async def list_keys(service: ServiceDep, who: Admin) -> list[KeyOut]:
 
 
 @router.delete("/v1/keys/{key_id}", tags=["keys"], status_code=204)
-async def revoke_key(key_id: str, service: ServiceDep, who: Admin) -> Response:
+async def revoke_key(service: ServiceDep, who: Admin,
+                     key_id: str = Path(pattern=r"^[0-9a-f]{12}$")) -> Response:
     if not await asyncio.to_thread(service.store.revoke_api_key, who.tenant, key_id):
         raise HTTPException(404, f"key {key_id!r} not found")
     service.verifier.forget(key_id)

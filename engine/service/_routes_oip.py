@@ -16,7 +16,7 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine import ConfigError
@@ -26,6 +26,7 @@ from ._deps import Reader, ServiceDep
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 MAX_ELEMENTS = 1 << 20
+ModelName = Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
 class Tensor(BaseModel):
@@ -87,13 +88,13 @@ async def server(service: ServiceDep, _: Reader) -> dict[str, Any]:
 
 
 @router.get("/models/{name}")
-async def model(name: str, service: ServiceDep, _: Reader) -> dict[str, Any]:
+async def model(name: str = ModelName, *, service: ServiceDep, _: Reader) -> dict[str, Any]:
     _model(service, name)
     return _metadata(service)
 
 
 @router.get("/models/{name}/ready")
-async def model_ready(name: str, service: ServiceDep, _: Reader) -> dict[str, Any]:
+async def model_ready(name: str = ModelName, *, service: ServiceDep, _: Reader) -> dict[str, Any]:
     _model(service, name)
     if not service.ready:
         raise HTTPException(503, "not ready")
@@ -122,7 +123,7 @@ def _tensor(t: Tensor, shape: tuple[int, ...]) -> np.ndarray:
 
 
 @router.post("/models/{name}/infer")
-async def infer(name: str, body: InferRequest, service: ServiceDep,
+async def infer(name: str = ModelName, *, body: InferRequest, service: ServiceDep,
                 _: Reader) -> dict[str, Any]:
     m = _model(service, name)
     p = service.propagator

@@ -13,7 +13,7 @@ import dataclasses
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from engine import ConfigError
 from engine.twin import advise_setpoints
@@ -40,6 +40,7 @@ from ._units import from_kelvin, from_kelvin_difference, temperature_c, time_s
 
 router = APIRouter(prefix="/v1/twins", tags=["twins"])
 TemperatureUnit = Query("degC", pattern="^(degC|K|degF)$")
+TwinId = Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="the twin's id")
 
 
 def info(rec: TwinRecord, live: Any = None) -> TwinInfo:
@@ -75,13 +76,13 @@ async def list_twins(service: ServiceDep, who: Reader) -> TwinList:
 
 
 @router.get("/{twin_id}", response_model=TwinInfo)
-async def get(twin_id: str, service: ServiceDep, who: Reader) -> TwinInfo:
+async def get(twin_id: str = TwinId, *, service: ServiceDep, who: Reader) -> TwinInfo:
     rec = await record(service, who.tenant, twin_id)
     return info(rec, service.twins.live.get((who.tenant, twin_id)))
 
 
 @router.delete("/{twin_id}", status_code=204)
-async def delete(twin_id: str, service: ServiceDep, who: Admin) -> Response:
+async def delete(twin_id: str = TwinId, *, service: ServiceDep, who: Admin) -> Response:
     """Delete a twin with its readings and snapshots (admin scope)."""
     if not await asyncio.to_thread(service.store.delete_twin, who.tenant, twin_id):
         raise NotFound(twin_id)
@@ -90,7 +91,7 @@ async def delete(twin_id: str, service: ServiceDep, who: Admin) -> Response:
 
 
 @router.post("/{twin_id}/measurements", response_model=ReadingsAck)
-async def post_readings(twin_id: str, body: ReadingsIn, service: ServiceDep,
+async def post_readings(twin_id: str = TwinId, *, body: ReadingsIn, service: ServiceDep,
                         who: Writer) -> ReadingsAck:
     """Store readings (idempotent by id), then assimilate them."""
     limit = service.settings.max_readings
@@ -127,7 +128,7 @@ async def ingest(service: Any, tenant: str, twin_id: str, items: list[Any]) -> R
 
 
 @router.get("/{twin_id}/state", response_model=TwinState)
-async def state(twin_id: str, service: ServiceDep, who: Reader,
+async def state(twin_id: str = TwinId, *, service: ServiceDep, who: Reader,
                 temperature_unit: str = TemperatureUnit) -> TwinState:
     """The estimate now: mean and spread of the field, faces, parameters, alerts."""
     out = await service.twin_batcher.submit(Job(who.tenant, twin_id, state=True),
@@ -168,7 +169,7 @@ async def on_compute(service: Any, fn: Any, *args: Any) -> Any:
 
 @router.post("/{twin_id}/forecast", response_model=PredictResponse,
              response_model_exclude_none=True)
-async def forecast(twin_id: str, body: ForecastRequest, service: ServiceDep,
+async def forecast(twin_id: str = TwinId, *, body: ForecastRequest, service: ServiceDep,
                    who: Reader) -> PredictResponse:
     """From the estimate now to ``until`` (default discharge), under the twin's schedule or
     the what-if ``zones``, with the estimated exchange factors."""
@@ -207,7 +208,7 @@ async def forecast(twin_id: str, body: ForecastRequest, service: ServiceDep,
 
 
 @router.post("/{twin_id}/advise", response_model=AdviceOut)
-async def advise(twin_id: str, body: AdviseRequest, service: ServiceDep,
+async def advise(twin_id: str = TwinId, *, body: AdviseRequest, service: ServiceDep,
                  who: Reader) -> AdviceOut:
     """Zone set-points (and soak time) for a discharge target with the least heat, through
     the differentiable model from charging, with the twin's estimated exchange factors."""

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from ._units import Finite, QuantityIn
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+# Free text (labels, reading ids): printable, no control characters (NUL breaks databases).
+TEXT = r"^[^\x00-\x1f\x7f]*$"
 TemperatureUnit = Literal["degC", "K", "degF"]
 Sensor = Literal["pyrometer_top", "pyrometer_bottom", "thermocouple", "gas_top", "gas_bottom"]
 Output = Literal["summary", "field", "stress"]
@@ -101,7 +103,7 @@ class TwinCreate(_Body):
     slab: SlabIn
     charged_at: dt.datetime | None = Field(None, description="ISO 8601 with offset; default "
                                            "now. Readings with a timestamp count from it")
-    label: str = Field("", max_length=128)
+    label: str = Field("", max_length=128, pattern=TEXT)
 
 
 class TwinInfo(BaseModel):
@@ -120,8 +122,8 @@ class TwinList(BaseModel):
 class ReadingIn(_Body):
     """One reading: ``time_s`` since charging or an ISO ``timestamp`` (exactly one)."""
 
-    id: str = Field(min_length=1, max_length=128, description="unique per twin; a re-sent "
-                    "id with the same content is ignored (idempotent)")
+    id: str = Field(min_length=1, max_length=128, pattern=TEXT, description="unique per "
+                    "twin; a re-sent id with the same content is ignored (idempotent)")
     time_s: Finite | None = Field(None, ge=0, le=1e7)
     timestamp: dt.datetime | None = None
     sensor: Sensor
@@ -206,7 +208,7 @@ class AdviceOut(BaseModel):
 
 class KeyCreate(_Body):
     scopes: list[Literal["read", "write", "admin"]] = Field(min_length=1, max_length=3)
-    label: str = Field("", max_length=128)
+    label: str = Field("", max_length=128, pattern=TEXT)
 
 
 class KeyOut(BaseModel):
@@ -218,5 +220,23 @@ class KeyOut(BaseModel):
     key: str | None = Field(None, description="the secret; shown once, at creation")
 
 
+class FieldError(BaseModel):
+    field: str = Field(description="dotted path of the field in the body or query")
+    value: str = Field(description="the value given (repr, shortened)")
+    error: str
+
+
 class Problem(BaseModel):
-    detail: Any
+    """An error: what was wrong and how to fix it (every 4xx and 5xx)."""
+
+    detail: str | list[FieldError]
+
+
+_ERRORS = {400: "the body could not be read", 401: "missing or invalid API key",
+           403: "the key lacks the scope", 404: "no such twin, key or model",
+           409: "the twin id is taken", 413: "the body is over serve.max_body_bytes",
+           422: "invalid input: the field, the value and the fix",
+           429: "the queue is full; retry after Retry-After s",
+           503: "compute timed out or the store is unavailable; retry after Retry-After s"}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    c: {"model": Problem, "description": d} for c, d in _ERRORS.items()}

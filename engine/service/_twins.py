@@ -30,6 +30,7 @@ from engine.twin._measurements import make_reading
 from ._scenario import slab_scenario
 from ._schemas import ReadingIn, SlabIn, TwinCreate
 from ._store import AbstractStore, SnapshotRecord, TwinRecord
+from ._units import length_m
 
 log = logging.getLogger("steeltwin.service")
 
@@ -89,6 +90,7 @@ class TwinManager:
     def readings_of(self, rec: TwinRecord, items: list[ReadingIn]) -> list[Reading]:
         """Validated readings (K, s since charging); errors name ``readings[i].<field>``."""
         t0 = charged_at(rec)
+        thickness = length_m(SlabIn.model_validate(rec.spec["slab"]).thickness, "thickness")
         out = []
         for i, r in enumerate(items):
             where = f"readings[{i}]"
@@ -115,8 +117,13 @@ class TwinManager:
                 if r.sensor != "thermocouple" and r.depth is not None:
                     raise ConfigError(f"depth={r.depth!r} is invalid: only a thermocouple has a "
                                       "depth; leave it out")
-                out.append(make_reading(r.id, t, r.sensor, r.value, r.unit, depth,
-                                        r.depth_unit or "m"))
+                reading = make_reading(r.id, t, r.sensor, r.value, r.unit, depth,
+                                       r.depth_unit or "m")
+                if reading.depth is not None and reading.depth > thickness:
+                    raise ConfigError(f"depth={r.depth!r} {r.depth_unit or 'm'} is invalid: "
+                                      f"expected at most the slab's thickness ({thickness:g} m)"
+                                      "; check the depth and its unit")
+                out.append(reading)
             except ConfigError as err:
                 raise ConfigError(f"{where}: {err}") from None
         return out

@@ -40,7 +40,7 @@ KELVIN = 273.15
 
 
 def zone_boundary(gas_K: Array, durations: Array, phi_top: Array, phi_bottom: Array,
-                  h: Array, ramp_time: float) -> Boundary:
+                  h: Array, ramp_time: float | Array) -> Boundary:
     """A slab's furnace boundary from per-zone arrays (traced; see ``furnace_boundary``)."""
     ends = jnp.cumsum(durations)
     starts = ends - durations
@@ -115,12 +115,12 @@ def advise_setpoints(propagator: AbstractPropagator, scenario: Scenario,
     # Steps rounded up to a power of two: one compiled program serves many schedules.
     n_steps = 1 << math.ceil(longest / step).bit_length()  # >= ceil(longest / step) + 1
     s_lo, s_hi = soak_bounds_s or (0.0, 1.0)
-    c = {"lo": lo, "hi": hi, "phi_t": arr(lambda z: z.exchange_factor_top),
+    raw = {"lo": lo, "hi": hi, "phi_t": arr(lambda z: z.exchange_factor_top),
          "phi_b": arr(lambda z: z.exchange_factor_bottom), "h": arr(lambda z: z.h),
          "dur0": dur0, "s_lo": s_lo, "s_hi": s_hi, "ramp": ramp_time, "params": params,
          "T0": T0[0], "target": target_mean_C + KELVIN, "max_delta": max_delta_K,
          "weight": heat_weight, "q0": 1.0}
-    c = {k: jnp.asarray(v, dt) for k, v in c.items()}
+    c: dict[str, Array] = {k: jnp.asarray(v, dt) for k, v in raw.items()}
     outcome, update = _programs(propagator, len(zones), n_steps, soak_bounds_s is not None)
     x0 = np.array([(z.gas_temperature_C - lo) / (hi - lo) for z in zones] + [
         (zones[-1].duration - s_lo) / (s_hi - s_lo) if soak_bounds_s else 0.0])

@@ -179,6 +179,16 @@ def test_twin_lifecycle_idempotent_readings_and_gate(served):
     r = client.post("/v1/twins/slab-a/measurements", json={"readings": [early]},
                     headers=admin)
     assert r.status_code == 422 and "before the twin was charged" in r.text
+    deep = {"id": "tc-1", "time_s": 200, "sensor": "thermocouple", "value": 300, "unit": "degC",
+            "depth": 300, "depth_unit": "mm"}  # the slab is 200 mm thick
+    r = client.post("/v1/twins/slab-a/measurements", json={"readings": [deep]}, headers=admin)
+    assert r.status_code == 422 and "at most the slab's thickness (0.2 m)" in r.text
+    # Control characters (NUL breaks PostgreSQL text) are refused at the edge.
+    r = client.post("/v1/twins/slab-a/measurements", json={"readings": [
+        {**_readings(1, start=53)[0], "id": "a\u0000b"}]}, headers=admin)
+    assert r.status_code == 422 and "readings.0.id" in r.text
+    assert client.get("/v1/twins/a%00b", headers=admin).status_code == 422
+    assert client.delete("/v1/keys/a%00b", headers=admin).status_code == 422
     assert client.get("/v1/twins/slab-a", headers=admin).json()["readings"] == before
     # State and forecast.
     st = client.get("/v1/twins/slab-a/state", headers=admin).json()
