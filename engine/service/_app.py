@@ -117,9 +117,6 @@ class Service:
 
         self.adapters = await start_adapters(self)
         self.ready = True
-        if self.settings.warmup:  # after ready: the first advice request waits for it, if any
-            self._advice_warmup = loop.run_in_executor(self.executor,
-                                                       self.predictor.warmup_advice)
 
     async def stop(self) -> None:
         self.ready = False

@@ -126,10 +126,3 @@ class Predictor:
                 self._run([PredictJob([sc] * b, t, False)])
         self._run([PredictJob([sc], np.array([0.0, 600.0]), True)])
 
-    def warmup_advice(self) -> None:
-        """Compile the set-point advisor for the default four-zone schedule (~15 s)."""
-        from engine.twin import advise_setpoints
-        from engine.twin.experiment import ZONES, slab_scenario
-
-        advise_setpoints(self.propagator, slab_scenario(cells=self.propagator.cells), ZONES,
-                         1200.0, 30.0, iterations=1)
