@@ -70,8 +70,9 @@ def bench_cycle(prop, slabs: int, members: int, repeats: int) -> dict[str, float
            "depth": jnp.zeros((slabs, m), dt), "weight": jnp.ones((slabs, m), dt),
            "value": jnp.full((slabs, m), 1000.0, dt), "std": jnp.full((slabs, m), 5.0, dt),
            "valid": jnp.tile(jnp.asarray([True, True, False, False]), (slabs, 1))}
-    keys = jnp.stack([jax.random.PRNGKey(i) for i in range(slabs)])
-    return _times(lambda: cycle(T, z, base, params, obs, keys), repeats)
+    seeds = jnp.arange(slabs, dtype=jnp.uint32)
+    ks = jnp.full((slabs,), 5, jnp.uint32)
+    return _times(lambda: cycle(T, z, base, params, obs, seeds, ks), repeats)
 
 
 def main() -> None:

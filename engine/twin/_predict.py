@@ -227,6 +227,13 @@ def summarise(propagator: AbstractPropagator, scs: Sequence[Scenario], roll: Rol
                       step_times=roll.step_times, stress=sigma, utilisation=util)
 
 
+@jax.jit
+def _plate_stress_one(T: jax.Array, grid: Any, mech: Any) -> tuple[jax.Array, jax.Array]:
+    """Free-plate stress and utilisation of one asset's fields [T, n] (compiled once)."""
+    ps = jax.vmap(lambda t: plate_elastic(t, grid, mech))(T)
+    return ps.stress, utilisation(ps.von_mises, T, mech)
+
+
 def _plate_stress(T: np.ndarray, params: np.ndarray, grade: str) -> tuple[np.ndarray, ...]:
     sig, util = np.zeros_like(T), np.zeros_like(T)
     dt = jnp.zeros(()).dtype
@@ -234,8 +241,8 @@ def _plate_stress(T: np.ndarray, params: np.ndarray, grade: str) -> tuple[np.nda
         mech = (carbon_steel_mechanical(grade, dtype=dt) if params[b, 3] < 0.5
                 else stainless_steel_mechanical(dtype=dt))
         grid = slab_grid_of(jnp.asarray(params[b], dt), T.shape[-1])
-        Tb = jnp.asarray(T[b], dt)
-        ps = jax.vmap(lambda t, g=grid, m=mech: plate_elastic(t, g, m))(Tb)
-        sig[b] = np.asarray(ps.stress)
-        util[b] = np.asarray(utilisation(ps.von_mises, Tb, mech))
+        nt = T.shape[1]  # times padded to a bucket: a few compiled shapes only
+        Tb = np.concatenate([T[b], np.repeat(T[b, -1:], bucket_size(nt, TIME_BUCKETS) - nt, 0)])
+        s_b, u_b = _plate_stress_one(jnp.asarray(Tb, dt), grid, mech)
+        sig[b], util[b] = np.asarray(s_b)[:nt], np.asarray(u_b)[:nt]
     return sig, util

@@ -51,7 +51,7 @@ from ._predict import (
     steps_needed,
     summarise,
 )
-from ._propagator import SOURCES, AbstractPropagator, _pad, bucket_size
+from ._propagator import SOURCES, AbstractPropagator, bucket_size
 from ._slab import (
     depth_temperature,
     knot_inputs,
@@ -147,7 +147,9 @@ def _cycle_fn(step_fn: Any, tables: dict[str, Array], step_seconds: float, metho
         return Xa[:, :n], Xa[:, n:], accept, innov, pred.mean(0)
 
     def cycle(T: Array, z: Array, base: Array, params: Array, obs: dict[str, Array],
-              keys: Array) -> tuple[Array, ...]:
+              seeds: Array, ks: Array) -> tuple[Array, ...]:
+        # Keys from (the twin's seed, its cycle): replays and batching give the same numbers.
+        keys = jax.vmap(lambda sd, k: jax.random.fold_in(jax.random.PRNGKey(sd), k))(seeds, ks)
         s, m, n = T.shape
         # Member exchange factors: phi * exp(s_face), clipped to (0, 1].
         scale = jnp.exp(z[..., :2])  # [S, N, 2]
@@ -319,9 +321,9 @@ class Twin:
         scale = np.exp(z[:, :2])
         u_m = np.repeat(u[None], len(T), 0)
         u_m[..., 1] = np.clip(u_m[..., 1] * scale, 1e-6, 1.0)
-        surf = np.asarray(jax.vmap(lambda t, uu: surface_temperature(
-            t, jnp.asarray(self.params, self.dtype), tables, uu))(jnp.asarray(T, self.dtype),
-                                                                   jnp.asarray(u_m, self.dtype)))
+        surf = np.asarray(_member_faces(jnp.asarray(T, self.dtype),
+                                        jnp.asarray(self.params, self.dtype), tables,
+                                        jnp.asarray(u_m, self.dtype)))
         centre = centre_of(T)
         pred = predict(self.propagator, self.scenario, [self.time], start_time=self.time,
                        state=T.mean(0)[None], stress=True)
@@ -387,6 +389,14 @@ class Twin:
 
 
 _knots = jax.jit(knot_inputs)
+
+
+@jax.jit
+def _member_faces(T: Array, params: Array, tables: dict[str, Array], u: Array) -> Array:
+    """Face temperatures [N, 2] of every member (each with its own exchange factors)."""
+    return jax.vmap(lambda t, uu: surface_temperature(t, params, tables, uu))(T, u)
+
+
 _CYCLES: dict[tuple[Any, ...], Any] = {}
 
 
@@ -444,23 +454,26 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
         ks = [tw.cycle for tw in group]
         m = _bucket(max(tw._count(k) for tw, k in zip(group, ks, strict=True)))
         packed = [tw.observations(k, m) for tw, k in zip(group, ks, strict=True)]
-        obs = {name: jnp.asarray(np.stack([p[0][name] for p in packed]),
-                                 dt if packed[0][0][name].dtype == np.float64 else None)
-               for name in packed[0][0]}
-        T = jnp.asarray(np.stack([tw.fields for tw in group]), dt)
-        z = jnp.asarray(np.stack([tw.augmented for tw in group]), dt)
-        base = jnp.asarray(np.stack([tw.base_inputs(k) for tw, k in zip(group, ks,
-                                                                         strict=True)]), dt)
-        params = jnp.asarray(np.stack([tw.params for tw in group]), dt)
-        # Keys from (the twin's seed, cycle): replays and batching give the same numbers.
-        keys = jnp.stack([jax.random.fold_in(jax.random.PRNGKey(tw.config.seed), k)
-                          for tw, k in zip(group, ks, strict=True)])
-        # Pad the group to a batch bucket (copies of its first twin): the cycle compiles once
-        # per bucket, not once per number of twins that happen to share a cycle.
+        # Stacked and padded in NumPy to a batch bucket (copies of the first twin), then one
+        # transfer each: the cycle compiles once per bucket, and no eager JAX op runs per
+        # group size (each new shape would compile).
         size = bucket_size(len(group), TWIN_BUCKETS)
-        T, z, base, params, keys = (_pad(a, size) for a in (T, z, base, params, keys))
-        obs = {name: _pad(a, size) for name, a in obs.items()}
-        T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, keys)
+
+        def stack(rows: list[Any], dtype: Any = dt, size: int = size) -> Array:
+            a = np.stack(rows)
+            a = np.concatenate([a, np.repeat(a[:1], size - len(rows), axis=0)])
+            return jnp.asarray(a, dtype)
+
+        obs = {name: stack([p[0][name] for p in packed],
+                           dt if packed[0][0][name].dtype == np.float64 else None)
+               for name in packed[0][0]}
+        T = stack([tw.fields for tw in group])
+        z = stack([tw.augmented for tw in group])
+        base = stack([tw.base_inputs(k) for tw, k in zip(group, ks, strict=True)])
+        params = stack([tw.params for tw in group])
+        seeds = stack([np.uint32(tw.config.seed) for tw in group], jnp.uint32)
+        kk = stack([np.uint32(k) for k in ks], jnp.uint32)
+        T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, seeds, kk)
         T1, z1, accept, innov, src = (np.asarray(a)[:len(group)]
                                       for a in (T1, z1, accept, innov, src))
         for g, tw in enumerate(group):
