@@ -109,7 +109,8 @@ class Service:
             t0 = time.perf_counter()
             await loop.run_in_executor(self.executor, self.predictor.warmup,
                                        self.settings.max_assets)
-            await loop.run_in_executor(self.executor, self.twins.warmup)
+            await loop.run_in_executor(self.executor, self.twins.warmup,
+                                       self.settings.max_batch)
             log.info("compiled the batch buckets in %.1f s", time.perf_counter() - t0)
         self.predict_batcher.start()
         self.twin_batcher.start()

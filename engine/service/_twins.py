@@ -15,6 +15,7 @@ syncs every twin it names with the store and advances them together (one
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import logging
@@ -74,6 +75,7 @@ class TwinManager:
         self.snapshot_every, self.max_loaded = snapshot_every, max_loaded
         self.max_twin_seconds, self.metrics = max_twin_seconds, metrics
         self.live: dict[tuple[str, str], Live] = {}
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, "steeltwin-snapshots")
 
     # -- on the request thread (validation, store) ----------------------------------
     def new_record(self, tenant: str, body: TwinCreate) -> TwinRecord:
@@ -215,8 +217,17 @@ class TwinManager:
         if tw.cycle - e.persisted_cycle < self.snapshot_every:
             return
         snap = SnapshotRecord(tw.cycle, tw.fields, tw.augmented, e.last_seq, tw.log.rejected)
-        self.store.put_snapshot(e.record.tenant, e.record.twin_id, snap)
+        # Written by the store thread: the compute thread never waits behind the appends for
+        # the database's write lock (a snapshot only shortens a rebuild; readings are durable).
+        self._writer.submit(self._put, e.record.tenant, e.record.twin_id, snap)
         e.persisted_cycle = tw.cycle
+
+    def _put(self, tenant: str, twin_id: str, snap: SnapshotRecord) -> None:
+        try:
+            self.store.put_snapshot(tenant, twin_id, snap)
+        except Exception:
+            log.exception("snapshot of %s/%s not written (the twin replays from its log)",
+                          tenant, twin_id)
 
     def _evict(self) -> None:
         if len(self.live) <= self.max_loaded:
@@ -230,28 +241,36 @@ class TwinManager:
         e.persisted_cycle = -math.inf  # type: ignore[assignment]
         self._persist(e)
 
-    def warmup(self) -> None:
-        """Compile the assimilation cycle and the state report for a batch of one twin with
-        a few readings (a throw-away twin; nothing is stored)."""
+    def warmup(self, max_batch: int = 64) -> None:
+        """Compile the assimilation cycle for every batch bucket up to ``max_batch`` twins and
+        4 or 16 readings per twin and cycle, and the state report (throw-away twins; nothing
+        is stored), so that traffic never waits for a compile of these shapes."""
         from engine.twin import make_reading
+        from engine.twin._twin import TWIN_BUCKETS
         from engine.twin.experiment import slab_scenario
 
         c = self.propagator.step_seconds
-        tw = Twin(slab_scenario(cells=self.propagator.cells), self.propagator,
-                  self.twin_config, asset_id="warmup")
-        rs = [make_reading(f"w{i}", c * (i + 1) / 3, "pyrometer_top", 400.0, "K")
-              for i in range(2)]
-        tw.assimilate(rs)
-        tw.state()
+        sc = slab_scenario(cells=self.propagator.cells)
+        for size in [b for b in TWIN_BUCKETS if b <= max(1, max_batch)]:
+            for n in (2, 8):  # -> 4 and 16 slots
+                twins = [Twin(sc, self.propagator, self.twin_config, asset_id="warmup")
+                         for _ in range(size)]
+                rs = [make_reading(f"w{i}", c * (i + 1) / (n + 1), "pyrometer_top", 400.0,
+                                   "K") for i in range(n)]
+                assimilate_many(twins, [rs] * size)
+        twins[0].state()
 
     def forget(self, tenant: str, twin_id: str) -> None:
         self.live.pop((tenant, twin_id), None)
 
     def flush(self) -> None:
-        """Snapshot every live twin (at shutdown: a restart then replays little)."""
+        """Snapshot every live twin and wait for the writes (at shutdown: a restart then
+        replays little)."""
         for e in list(self.live.values()):
             if e.twin.cycle > e.persisted_cycle:
                 self._persist_now(e)
+        self._writer.shutdown(wait=True)
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, "steeltwin-snapshots")
 
     def entry(self, tenant: str, twin_id: str) -> Live:
         """The synced live twin (compute thread only; assimilates what it holds)."""

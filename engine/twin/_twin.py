@@ -64,8 +64,9 @@ from ._slab import (
 OBS_KINDS = {"pyrometer_bottom": 0, "pyrometer_top": 1, "thermocouple": 2}
 GAS_SENSORS = {"gas_bottom": 0, "gas_top": 1}
 N_AUG = 3  # s_bottom, s_top, initial offset
-# Twins per batched cycle are padded to a power of two (at most 2x the work, log2 programs).
-TWIN_BUCKETS = tuple(2**k for k in range(15))
+# Twins per batched cycle are padded to a power of four: few compiled programs (each takes
+# seconds to compile), at most 4x the work of a small odd batch.
+TWIN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -401,7 +402,11 @@ _CYCLES: dict[tuple[Any, ...], Any] = {}
 
 
 def _bucket(m: int) -> int:
-    return max(4, 1 << max(0, m - 1).bit_length())
+    """Reading slots per twin and cycle: 4, 16, 64, ... (few compiled shapes)."""
+    size = 4
+    while size < m:
+        size *= 4
+    return size
 
 
 def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]],
