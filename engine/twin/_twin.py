@@ -51,7 +51,7 @@ from ._predict import (
     steps_needed,
     summarise,
 )
-from ._propagator import SOURCES, AbstractPropagator, bucket_size
+from ._propagator import SOURCES, AbstractPropagator
 from ._slab import (
     depth_temperature,
     knot_inputs,
@@ -64,8 +64,8 @@ from ._slab import (
 OBS_KINDS = {"pyrometer_bottom": 0, "pyrometer_top": 1, "thermocouple": 2}
 GAS_SENSORS = {"gas_bottom": 0, "gas_top": 1}
 N_AUG = 3  # s_bottom, s_top, initial offset
-# Twins per batched cycle are padded to a power of four: few compiled programs (each takes
-# seconds to compile), at most 4x the work of a small odd batch.
+# Twins per batched cycle run in chunks of these sizes: few compiled programs (each takes
+# seconds to compile) and no padding.
 TWIN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096)
 
 
@@ -453,41 +453,46 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
     while True:
         # Every twin behind its target advances its own next cycle, all in one call: the
         # cycle index only enters through each twin's inputs, readings and random keys.
-        group = [tw for tw in twins if tw.cycle < end_of[id(tw)]]
-        if not group:
+        behind = [tw for tw in twins if tw.cycle < end_of[id(tw)]]
+        if not behind:
             break
-        ks = [tw.cycle for tw in group]
-        m = _bucket(max(tw._count(k) for tw, k in zip(group, ks, strict=True)))
-        packed = [tw.observations(k, m) for tw, k in zip(group, ks, strict=True)]
-        # Stacked and padded in NumPy to a batch bucket (copies of the first twin), then one
-        # transfer each: the cycle compiles once per bucket, and no eager JAX op runs per
-        # group size (each new shape would compile).
-        size = bucket_size(len(group), TWIN_BUCKETS)
+        # Split into chunks of exactly a bucket size (largest first: 21 twins run as 16 + 4 +
+        # 1): each chunk is a compiled shape, and no call computes padding.
+        start = 0
+        while start < len(behind):
+            size = max(b for b in TWIN_BUCKETS if b <= len(behind) - start)
+            group = behind[start:start + size]
+            start += size
+            ks = [tw.cycle for tw in group]
+            m = _bucket(max(tw._count(k) for tw, k in zip(group, ks, strict=True)))
+            packed = [tw.observations(k, m) for tw, k in zip(group, ks, strict=True)]
+            # Stacked in NumPy, then one transfer each: no eager JAX op runs per group size
+            # (each new shape would compile).
 
-        def stack(rows: list[Any], dtype: Any = dt, size: int = size) -> Array:
-            a = np.stack(rows)
-            a = np.concatenate([a, np.repeat(a[:1], size - len(rows), axis=0)])
-            return jnp.asarray(a, dtype)
+            def stack(rows: list[Any], dtype: Any = dt, size: int = size) -> Array:
+                a = np.stack(rows)
+                a = np.concatenate([a, np.repeat(a[:1], size - len(rows), axis=0)])
+                return jnp.asarray(a, dtype)
 
-        obs = {name: stack([p[0][name] for p in packed],
-                           dt if packed[0][0][name].dtype == np.float64 else None)
-               for name in packed[0][0]}
-        T = stack([tw.fields for tw in group])
-        z = stack([tw.augmented for tw in group])
-        base = stack([tw.base_inputs(k) for tw, k in zip(group, ks, strict=True)])
-        params = stack([tw.params for tw in group])
-        seeds = stack([np.uint32(tw.config.seed) for tw in group], jnp.uint32)
-        kk = stack([np.uint32(k) for k in ks], jnp.uint32)
-        T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, seeds, kk)
-        T1, z1, accept, innov, src = (np.asarray(a)[:len(group)]
-                                      for a in (T1, z1, accept, innov, src))
-        for g, tw in enumerate(group):
-            tw.snapshots.append((T1[g].astype(np.float64), z1[g].astype(np.float64)))
-            tw.last_sources = [SOURCES[int(src[g])]]
-            for j, r in enumerate(packed[g][1]):
-                if not accept[g, j]:
-                    tw.log.reject(r.id, f"innovation {innov[g, j]:+.1f} sigma outside the "
-                                        f"gate of {cfg.gate:g} sigma")
+            obs = {name: stack([p[0][name] for p in packed],
+                               dt if packed[0][0][name].dtype == np.float64 else None)
+                   for name in packed[0][0]}
+            T = stack([tw.fields for tw in group])
+            z = stack([tw.augmented for tw in group])
+            base = stack([tw.base_inputs(k) for tw, k in zip(group, ks, strict=True)])
+            params = stack([tw.params for tw in group])
+            seeds = stack([np.uint32(tw.config.seed) for tw in group], jnp.uint32)
+            kk = stack([np.uint32(k) for k in ks], jnp.uint32)
+            T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, seeds, kk)
+            T1, z1, accept, innov, src = (np.asarray(a)[:len(group)]
+                                          for a in (T1, z1, accept, innov, src))
+            for g, tw in enumerate(group):
+                tw.snapshots.append((T1[g].astype(np.float64), z1[g].astype(np.float64)))
+                tw.last_sources = [SOURCES[int(src[g])]]
+                for j, r in enumerate(packed[g][1]):
+                    if not accept[g, j]:
+                        tw.log.reject(r.id, f"innovation {innov[g, j]:+.1f} sigma outside the "
+                                            f"gate of {cfg.gate:g} sigma")
     for tw, rep in zip(twins, reports, strict=True):
         rep["time_s"] = tw.time
         rep["rejected"] = dict(tw.log.rejected)
