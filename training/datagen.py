@@ -22,14 +22,14 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from engine import ConfigError
+from engine.apps._entry import EXIT_CONFIG, EntryPoint
 from engine.apps._schema import CONF_DIR
 
 from ._generate import GenerationReport, generate
 from ._index import DatasetError, build_index
 
-EXIT_CONFIG = 2
 EXIT_DATASET = 3
-_state = {"task_started": False}
+_entry = EntryPoint()
 
 
 def run_datagen(cfg: DictConfig | dict[str, Any]) -> GenerationReport | dict[str, Any]:
@@ -66,7 +66,7 @@ def format_report(report: GenerationReport) -> str:
 
 @hydra.main(config_path=str(CONF_DIR), config_name="datagen", version_base="1.3")
 def app(cfg: DictConfig) -> None:
-    _state["task_started"] = True
+    _entry.started()
     logging.getLogger("jax").setLevel(logging.WARNING)
     try:
         out = run_datagen(cfg)
@@ -88,12 +88,7 @@ def app(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point; a config Hydra cannot compose also exits with status 2."""
-    try:
-        app()
-    except SystemExit as done:
-        if done.code == 1 and not _state["task_started"]:
-            raise SystemExit(EXIT_CONFIG) from None
-        raise
+    _entry.run(app)
 
 
 if __name__ == "__main__":

@@ -19,13 +19,13 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from engine import ConfigError
+from engine.apps._entry import EXIT_CONFIG, EntryPoint
 from engine.apps._schema import CONF_DIR
 
 from ._index import DatasetError
 from ._train import TrainReport, train
 
-EXIT_CONFIG = 2
-_state = {"task_started": False}
+_entry = EntryPoint()
 
 
 def run_train(cfg: DictConfig | dict[str, Any]) -> TrainReport:
@@ -46,7 +46,7 @@ def format_train(r: TrainReport) -> str:
 
 @hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
 def app(cfg: DictConfig) -> None:
-    _state["task_started"] = True
+    _entry.started()
     logging.getLogger("jax").setLevel(logging.WARNING)
     logging.getLogger("absl").setLevel(logging.WARNING)
     try:
@@ -58,12 +58,7 @@ def app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except SystemExit as done:
-        if done.code == 1 and not _state["task_started"]:
-            raise SystemExit(EXIT_CONFIG) from None
-        raise
+    _entry.run(app)
 
 
 if __name__ == "__main__":

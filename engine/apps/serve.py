@@ -23,10 +23,10 @@ from omegaconf.errors import OmegaConfBaseException
 from engine import ConfigError
 
 from ._build import to_plain
+from ._entry import EXIT_CONFIG, EntryPoint
 from ._schema import CONF_DIR
 
-EXIT_CONFIG = 2
-_state = {"task_started": False}
+_entry = EntryPoint()
 SERVER_KEYS = ("host", "port", "workers", "log_level")
 
 
@@ -55,7 +55,7 @@ def build_settings(cfg: DictConfig | Mapping[str, Any]) -> tuple[Any, dict[str, 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="serve", version_base="1.3")
 def app(cfg: DictConfig) -> None:
-    _state["task_started"] = True
+    _entry.started()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
     logging.getLogger("jax").setLevel(logging.WARNING)
@@ -88,12 +88,7 @@ def app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except SystemExit as done:
-        if done.code == 1 and not _state["task_started"]:
-            raise SystemExit(EXIT_CONFIG) from None
-        raise
+    _entry.run(app)
 
 
 if __name__ == "__main__":

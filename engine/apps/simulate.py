@@ -23,12 +23,12 @@ from omegaconf.errors import OmegaConfBaseException
 from engine import ConfigError
 
 from ._build import build_job
+from ._entry import EXIT_CONFIG, EntryPoint
 from ._run import run_simulation
 from ._schema import CONF_DIR, register_configs
 from ._summary import format_summary
 
-EXIT_CONFIG = 2
-_state = {"task_started": False}
+_entry = EntryPoint()
 
 register_configs()
 
@@ -36,7 +36,7 @@ register_configs()
 @hydra.main(config_path=str(CONF_DIR), config_name="simulate", version_base="1.3")
 def app(cfg: DictConfig) -> None:
     """The Hydra task: build, run, print the summary."""
-    _state["task_started"] = True
+    _entry.started()
     logging.getLogger("jax").setLevel(logging.WARNING)  # Hydra's root logger is at INFO
     if cfg.dtype.name == "float64":
         jax.config.update("jax_enable_x64", True)  # precision is chosen here, never on import
@@ -57,12 +57,7 @@ def app(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point; a config Hydra cannot compose also exits with status 2."""
-    try:
-        app()
-    except SystemExit as done:
-        if done.code == 1 and not _state["task_started"]:
-            raise SystemExit(EXIT_CONFIG) from None
-        raise
+    _entry.run(app)
 
 
 if __name__ == "__main__":

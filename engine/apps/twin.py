@@ -22,16 +22,16 @@ from omegaconf.errors import OmegaConfBaseException
 
 from engine import ConfigError
 
+from ._entry import EXIT_CONFIG, EntryPoint
 from ._replay import run_replay
 from ._schema import CONF_DIR
 
-EXIT_CONFIG = 2
-_state = {"task_started": False}
+_entry = EntryPoint()
 
 
 @hydra.main(config_path=str(CONF_DIR), config_name="twin", version_base="1.3")
 def app(cfg: DictConfig) -> None:
-    _state["task_started"] = True
+    _entry.started()
     logging.getLogger("jax").setLevel(logging.WARNING)
     if cfg.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
@@ -58,12 +58,7 @@ def app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    try:
-        app()
-    except SystemExit as done:
-        if done.code == 1 and not _state["task_started"]:
-            raise SystemExit(EXIT_CONFIG) from None
-        raise
+    _entry.run(app)
 
 
 if __name__ == "__main__":
