@@ -3,7 +3,9 @@
 - analysis only: one ETKF update of one slab (64 members, 24 cells + 3 parameters, 2
   pyrometer readings), p50/p99 over repeated calls;
 - full cycle (forecast of every member + the analysis, one jitted call): 1, 30 and 1000
-  slabs of 64 members, with the physics propagator (30 s cycle, one Crank-Nicolson step) and,
+  slabs of 64 members, with the physics propagator (30 s cycle, one Crank-Nicolson step) with
+  float64 members and with float32 members (``steeltwin-twin dtype=float32``: half the time; the
+  error it adds is measured by ``python -m engine.twin.experiment --dtype float32``) and,
   when a trained model is given (``--model runs/train/mlp_slab``), the surrogate (its 600 s
   macro step per cycle).
 
@@ -83,7 +85,8 @@ def main() -> None:
     out = {"device": str(jax.devices()[0]), "platform": jax.default_backend(),
            "processor": platform.processor() or platform.machine(), "jax": jax.__version__,
            "analysis_1_slab_64": bench_analysis(args.repeats), "cycles": {}}
-    props = {"physics": PhysicsPropagator(cells=24, step_seconds=30.0, n_knots=2, dt=30.0)}
+    props = {f"physics_{d}": PhysicsPropagator(cells=24, step_seconds=30.0, n_knots=2, dt=30.0,
+                                               dtype=d) for d in ("float64", "float32")}
     if args.model:
         from models import load_surrogate
 
@@ -94,7 +97,7 @@ def main() -> None:
             r = bench_cycle(prop, slabs, 64, reps)
             r["cycle_s"] = prop.step_seconds
             out["cycles"][f"{name}_{slabs}"] = r
-            print(f"{name:9s} {slabs:5d} slabs x 64: p50 {r['p50_ms']:8.2f} ms  p99 "
+            print(f"{name:17s} {slabs:5d} slabs x 64: p50 {r['p50_ms']:8.2f} ms  p99 "
                   f"{r['p99_ms']:8.2f} ms  (cycle {prop.step_seconds:g} s)", flush=True)
     a = out["analysis_1_slab_64"]
     print(f"analysis only, 1 slab x 64: p50 {a['p50_ms']:.3f} ms p99 {a['p99_ms']:.3f} ms")

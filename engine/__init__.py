@@ -27,7 +27,8 @@ from ._geometry import (
     round_bar_mask,
     slab_grid,
 )
-from ._material import T_REF, AbstractMaterial, ConstantMaterial, TabulatedMaterial
+from ._material import (T_REF, AbstractMaterial, ConstantMaterial, TableSetMaterial,
+                        TabulatedMaterial)
 from ._schemes import EXPLICIT, Scheme, backward_euler, crank_nicolson
 from ._simulate import SCHEMES, SolverSettings, plan_steps, resolve_scheme, simulate
 from ._solve import Scenario, SolverState, Trajectory, advance, initial_state, solve, total_enthalpy
@@ -85,6 +86,7 @@ __all__ = [
     "SolverSettings",
     "SolverState",
     "StressRisk",
+    "TableSetMaterial",
     "TabulatedMaterial",
     "Trajectory",
     "advance",

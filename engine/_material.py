@@ -8,19 +8,23 @@ H(T) = integral of rho c dT (J/m^3) exactly at table nodes, and the time schemes
 differences (the chord capacity dH/dT over a step), so the transformation heat is conserved
 whatever the step. Temperatures are in kelvin; H is zero at ``T_REF`` = 20 degC.
 
-Two implementations:
+Three implementations:
 - :class:`ConstantMaterial`: k, rho, c constant (closed form; the fast path, and the one the
   analytical solutions need).
 - :class:`TabulatedMaterial`: H and k at nodes on a uniform temperature grid (1 K for the
   built-in steels); H is piecewise linear between nodes, so c is the exact cell average of the
   tabulated specific heat and T(H) is the exact inverse. Outside the table the end specific heat
   and conductivity are held constant (H extrapolated linearly).
+- :class:`TableSetMaterial`: one of several such tables on the same nodes, chosen by a traced
+  index (sweeps and ensembles over materials: datagen, the twin's members).
 """
 
 from __future__ import annotations
 
 import abc
+import dataclasses
 
+import jax
 import jax.numpy as jnp
 from jax import Array
 
@@ -117,6 +121,16 @@ class TabulatedMaterial(AbstractMaterial):
     def is_linear(self) -> bool:
         return False
 
+    # The lookups go through _H, _k and _locate so that TableSetMaterial shares the formulas.
+    def _H(self, i: Array) -> Array:
+        return self.enthalpy_nodes[i]
+
+    def _k(self, i: Array) -> Array:
+        return self.conductivity_nodes[i]
+
+    def _locate(self, h: Array) -> Array:
+        return jnp.searchsorted(self.enthalpy_nodes, h, side="right") - 1
+
     def _cell(self, T: Array) -> tuple[Array, Array]:
         s = (T - self.T_start) / self.T_step
         n = self.enthalpy_nodes.shape[-1]
@@ -125,28 +139,60 @@ class TabulatedMaterial(AbstractMaterial):
 
     def enthalpy(self, T: Array) -> Array:
         i, frac = self._cell(T)
-        H0 = self.enthalpy_nodes[i]
-        H1 = self.enthalpy_nodes[i + 1]
+        H0, H1 = self._H(i), self._H(i + 1)
         return self.capacity_scale * (H0 + frac * (H1 - H0))
 
     def capacity(self, T: Array) -> Array:
         i, _ = self._cell(T)
-        dH = self.enthalpy_nodes[i + 1] - self.enthalpy_nodes[i]
-        return self.capacity_scale * dH / self.T_step
+        return self.capacity_scale * (self._H(i + 1) - self._H(i)) / self.T_step
 
     def conductivity(self, T: Array) -> Array:
         i, frac = self._cell(T)
         frac = jnp.clip(frac, 0.0, 1.0)
-        k0 = self.conductivity_nodes[i]
-        k1 = self.conductivity_nodes[i + 1]
+        k0, k1 = self._k(i), self._k(i + 1)
         return self.conductivity_scale * (k0 + frac * (k1 - k0))
 
     def temperature(self, H: Array) -> Array:
         h = H / self.capacity_scale
-        nodes = self.enthalpy_nodes
-        n = nodes.shape[-1]
-        j = jnp.searchsorted(nodes, h, side="right") - 1
-        j = jnp.clip(j, 0, n - 2)
-        H0 = nodes[j]
-        H1 = nodes[j + 1]
+        n = self.enthalpy_nodes.shape[-1]
+        j = jnp.clip(self._locate(h), 0, n - 2)
+        H0, H1 = self._H(j), self._H(j + 1)
         return self.T_start + self.T_step * (j.astype(h.dtype) + (h - H0) / (H1 - H0))
+
+
+@pytree_dataclass
+class TableSetMaterial(TabulatedMaterial):
+    """Row ``index`` of tables stacked on a leading axis: ``enthalpy_nodes`` and
+    ``conductivity_nodes`` [M, N] (M materials on the same nodes); ``density`` is the selected
+    row's (a scalar, for reporting).
+
+    Why not ``TabulatedMaterial(enthalpy_nodes=tables[index], ...)``: under ``vmap`` over many
+    slabs with a traced index, that selection gathers whole tables (N ~ 1200 nodes) per slab and
+    step, which cost twice the solve itself in the twin's ensemble forecast (1920 member-slabs);
+    here each lookup reads only the nodes it needs, ``[index, i]``, and T(H) is a binary search
+    on the selected row.
+    """
+
+    index: Array = dataclasses.field(kw_only=True)
+
+    def _H(self, i: Array) -> Array:
+        return self.enthalpy_nodes[self.index, i]
+
+    def _k(self, i: Array) -> Array:
+        return self.conductivity_nodes[self.index, i]
+
+    def _locate(self, h: Array) -> Array:
+        # The largest j with H[j] <= h (-1 below the table), as searchsorted(side="right") - 1;
+        # invariant H[lo] <= h < H[hi] with virtual H[-1] = -inf, H[N] = +inf.
+        n = self.enthalpy_nodes.shape[-1]
+        lo = jnp.full(jnp.shape(h), -1, jnp.int32)
+        hi = jnp.full(jnp.shape(h), n, jnp.int32)
+
+        def halve(_: int, bounds: tuple[Array, Array]) -> tuple[Array, Array]:
+            lo, hi = bounds
+            mid = (lo + hi) // 2
+            below = self._H(jnp.clip(mid, 0, n - 1)) <= h
+            return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+
+        lo, _ = jax.lax.fori_loop(0, int(n).bit_length() + 1, halve, (lo, hi))
+        return lo

@@ -34,7 +34,7 @@ from engine import (
     Grid,
     Scenario,
     Scheme,
-    TabulatedMaterial,
+    TableSetMaterial,
     carbon_steel,
     carbon_steel_mechanical,
     crank_nicolson,
@@ -232,9 +232,9 @@ def scenario_from_row(spec: DatasetSpec, names: Sequence[str], tables: MaterialT
     # Material: pick a table, apply the scales.
     idx = (col("material").astype(jnp.int32) if len(spec.materials) > 1
            else jnp.zeros((), jnp.int32))
-    material = TabulatedMaterial(
-        T_start=tables.T_start, T_step=tables.T_step, enthalpy_nodes=tables.enthalpy[idx],
-        conductivity_nodes=tables.conductivity[idx], density=tables.density[idx],
+    material = TableSetMaterial(
+        T_start=tables.T_start, T_step=tables.T_step, enthalpy_nodes=tables.enthalpy, index=idx,
+        conductivity_nodes=tables.conductivity, density=tables.density[idx],
         conductivity_scale=col("conductivity_scale"), capacity_scale=col("capacity_scale"),
         name="sampled")
     # Boundary on the output knots.

@@ -31,7 +31,7 @@ from .._balance import face_flux
 from .._boundary import Boundary, FaceValues
 from .._errors import ConfigError
 from .._geometry import Grid
-from .._material import TabulatedMaterial
+from .._material import TableSetMaterial, TabulatedMaterial
 from .._solve import Scenario
 from .._steels import carbon_steel, stainless_steel
 
@@ -50,14 +50,14 @@ def material_tables(dtype: Any = jnp.float64) -> dict[str, Array]:
             "density": jnp.stack([m.density for m in mats])}
 
 
-def slab_material(tables: dict[str, Array], params: Array) -> TabulatedMaterial:
+def slab_material(tables: dict[str, Array], params: Array) -> TableSetMaterial:
     """The material of one parameter row (traced: material index and scales)."""
     i = jnp.clip(params[3].astype(jnp.int32), 0, len(MATERIAL_NAMES) - 1)
-    return TabulatedMaterial(T_start=tables["T_start"], T_step=tables["T_step"],
-                             enthalpy_nodes=tables["enthalpy"][i],
-                             conductivity_nodes=tables["conductivity"][i],
-                             density=tables["density"][i], conductivity_scale=params[1],
-                             capacity_scale=params[2], name="slab")
+    return TableSetMaterial(T_start=tables["T_start"], T_step=tables["T_step"],
+                            enthalpy_nodes=tables["enthalpy"], index=i,
+                            conductivity_nodes=tables["conductivity"],
+                            density=tables["density"][i], conductivity_scale=params[1],
+                            capacity_scale=params[2], name="slab")
 
 
 def slab_grid_of(params: Array, cells: int) -> Grid:

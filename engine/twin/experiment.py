@@ -132,7 +132,7 @@ def run_experiment(propagator: AbstractPropagator | None = None,
     true_scale = 1.0 + exchange_error
     rejected = set(twin.log.rejected)
     return {
-        "propagator": type(prop).__name__, "members": cfg.members, "method": cfg.method,
+        "propagator": type(prop).__name__, "dtype": str(prop.dtype), "members": cfg.members, "method": cfg.method,
         "cycle_s": prop.step_seconds, "readings": len(readings), "outliers": len(outlier_ids),
         "outliers_rejected": len(outlier_ids & rejected),
         "good_readings_rejected": len(rejected - outlier_ids),
@@ -167,9 +167,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--csv", default=None, help="write the synthetic readings as CSV here")
     ap.add_argument("--members", type=int, default=64)
     ap.add_argument("--method", default="etkf")
+    ap.add_argument("--dtype", default="float64", choices=("float64", "float32"),
+                    help="the members' precision (the truth is always float64)")
     args = ap.parse_args(argv)
     jax.config.update("jax_enable_x64", True)
-    res = run_experiment(config=TwinConfig(members=args.members, method=args.method))
+    prop = PhysicsPropagator(cells=24, step_seconds=30.0, n_knots=2, dt=30.0, dtype=args.dtype)
+    res = run_experiment(prop, config=TwinConfig(members=args.members, method=args.method))
     figures = {k: v for k, v in res.items() if k not in ("series", "twin", "readings_list")}
     print(json.dumps(figures, indent=2))
     if args.out:

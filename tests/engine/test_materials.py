@@ -162,3 +162,38 @@ def test_table_reproduces_constant_material(tmp_path, form: str) -> None:
     np.testing.assert_allclose(np.asarray(runs[0].temperature),
                                np.asarray(runs[1].temperature), rtol=0, atol=1e-8)
     assert float(np.asarray(runs[1].temperature).max()) > 600.0
+
+
+def test_table_set_selects_the_same_material_under_vmap() -> None:
+    # TableSetMaterial reads row `index` of stacked tables without copying it; every lookup
+    # (H, k, rho c and the inverse T(H), including beyond both table ends) must equal the plain
+    # table of that material, for a traced index batched with vmap.
+    import dataclasses
+
+    import jax
+
+    mats = [E.carbon_steel(), E.stainless_steel()]
+    H_nodes = jnp.stack([m.enthalpy_nodes for m in mats])
+    k_nodes = jnp.stack([m.conductivity_nodes for m in mats])
+    T = jnp.concatenate([jnp.linspace(150.0, 1750.0, 4001), mats[0].T_start + jnp.arange(5.0)])
+
+    def lookups(index: jnp.ndarray) -> tuple[jnp.ndarray, ...]:
+        m = E.TableSetMaterial(T_start=mats[0].T_start, T_step=mats[0].T_step,
+                               enthalpy_nodes=H_nodes, conductivity_nodes=k_nodes,
+                               density=jnp.asarray(RHO), index=index,
+                               conductivity_scale=jnp.asarray(1.1),
+                               capacity_scale=jnp.asarray(0.9), name="set")
+        H = m.enthalpy(T)
+        outside = jnp.asarray([-1e9, 0.0, 1e11])
+        return H, m.conductivity(T), m.capacity(T), m.temperature(H), m.temperature(outside)
+
+    got = jax.vmap(lookups)(jnp.arange(2, dtype=jnp.int32))
+    for i, mat in enumerate(mats):
+        ref = dataclasses.replace(mat, conductivity_scale=jnp.asarray(1.1),
+                                  capacity_scale=jnp.asarray(0.9))
+        H = ref.enthalpy(T)
+        want = (H, ref.conductivity(T), ref.capacity(T), ref.temperature(H),
+                ref.temperature(jnp.asarray([-1e9, 0.0, 1e11])))
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(np.asarray(g[i]), np.asarray(w))
+    np.testing.assert_allclose(got[3][0], T, atol=1e-9)  # and T(H(T)) = T
