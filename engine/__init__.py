@@ -27,8 +27,13 @@ from ._geometry import (
     round_bar_mask,
     slab_grid,
 )
-from ._material import (T_REF, AbstractMaterial, ConstantMaterial, TableSetMaterial,
-                        TabulatedMaterial)
+from ._material import (
+    T_REF,
+    AbstractMaterial,
+    ConstantMaterial,
+    TableSetMaterial,
+    TabulatedMaterial,
+)
 from ._schemes import EXPLICIT, Scheme, backward_euler, crank_nicolson
 from ._simulate import SCHEMES, SolverSettings, plan_steps, resolve_scheme, simulate
 from ._solve import Scenario, SolverState, Trajectory, advance, initial_state, solve, total_enthalpy

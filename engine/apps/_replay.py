@@ -29,50 +29,13 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from engine import ConfigError
-from engine.twin import (
-    GuardedPropagator,
-    PhysicsPropagator,
-    SurrogatePropagator,
-    Twin,
-    TwinConfig,
-    read_measurements_csv,
-)
+from engine.twin import Twin, TwinConfig, build_propagator, read_measurements_csv
 from engine.twin._predict import centre_of
 
 from ._build import build_scenario, to_plain
 from ._run import check_precision
 
 SCHEMA = "steeltwin.twin_estimate"
-KINDS = ("physics", "surrogate", "guarded")
-
-
-def build_propagator(p: Mapping[str, Any]) -> Any:
-    """The propagator of a ``propagator`` config section (checked)."""
-    kind = p.get("kind")
-    if kind not in KINDS:
-        raise ConfigError(f"propagator.kind={kind!r} is invalid: expected one of "
-                          f"{', '.join(KINDS)}")
-    if kind == "physics":
-        return PhysicsPropagator(cells=int(p["cells"]), step_seconds=float(p["step_seconds"]),
-                                 n_knots=2, dt=float(p["dt"]),
-                                 iterations=int(p["iterations"]))
-    path = Path(str(p.get("model")))
-    if not path.is_dir():
-        raise ConfigError(f"propagator.model={str(path)!r} is invalid: expected a "
-                          "steeltwin-train run directory; train one (steeltwin-train) or use "
-                          "propagator=physics")
-    from models import load_surrogate
-
-    sur = SurrogatePropagator(load_surrogate(path))
-    if kind == "surrogate":
-        return sur
-    phys = PhysicsPropagator(cells=sur.cells, step_seconds=sur.step_seconds,
-                             n_knots=sur.n_knots, dt=float(p.get("dt", 30.0)),
-                             iterations=int(p.get("iterations", 2)))
-    return GuardedPropagator(sur, phys, max_distance=float(p.get("max_distance", 0.0)),
-                             max_spread=float(p.get("max_spread", 10.0)))
-
-
 def run_replay(cfg: DictConfig | Mapping[str, Any], output_dir: str | os.PathLike[str],
                plots: bool | None = None) -> dict[str, Any]:
     """Replay ``measurements.path`` through a twin of the config's scenario; write the files.

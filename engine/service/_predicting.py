@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine import ConfigError, Scenario
-from engine.apps._replay import build_propagator
-from engine.twin import AbstractPropagator
+from engine.twin import AbstractPropagator, build_propagator
 from engine.twin._predict import Prediction, rollout_assets, summarise
 from engine.twin._propagator import BUCKETS
 

@@ -4,7 +4,8 @@ Built on the physics core (``engine``) and the surrogates (``models``); the phys
 never imports this package. Public API:
 
 - propagators (one interface for physics, surrogate and the guarded combination):
-  ``PhysicsPropagator``, ``SurrogatePropagator``, ``GuardedPropagator``;
+  ``PhysicsPropagator``, ``SurrogatePropagator``, ``GuardedPropagator``, and
+  ``build_propagator`` (from a ``propagator`` config section);
 - ``predict``: fields and summaries of slabs at requested times (``Prediction``);
 - ``advise_setpoints``: gradient-based zone set-points for a discharge target (``Advice``);
 - estimation: ``Twin`` (one slab), ``assimilate_many`` (many, batched), ``TwinConfig``;
@@ -29,6 +30,7 @@ from ._propagator import (
     GuardedPropagator,
     PhysicsPropagator,
     SurrogatePropagator,
+    build_propagator,
 )
 from ._slab import MATERIAL_NAMES, PARAM_NAMES, knot_inputs, knot_times, scenario_params
 from ._twin import Twin, TwinConfig, assimilate_many
@@ -50,6 +52,7 @@ __all__ = [
     "TwinConfig",
     "advise_setpoints",
     "assimilate_many",
+    "build_propagator",
     "enkf_analysis",
     "enkf_update",
     "inflate",

@@ -19,7 +19,8 @@ fixed bucket size so that, after ``warmup``, a request never triggers compilatio
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -258,3 +259,35 @@ class GuardedPropagator(AbstractPropagator):
 def source_names(codes: Any) -> list[str]:
     """Provenance strings for source codes."""
     return [SOURCES[int(c)] for c in np.ravel(codes)]
+
+
+PROPAGATOR_KINDS = ("physics", "surrogate", "guarded")
+
+
+def build_propagator(p: Mapping[str, Any]) -> Any:
+    """The propagator of a ``propagator`` config section (``conf/propagator/*.yaml``), checked:
+    ``kind`` physics | surrogate | guarded; a surrogate's ``model`` run directory must exist.
+    Shared by ``steeltwin-twin`` and ``steeltwin-serve``."""
+    kind = p.get("kind")
+    if kind not in PROPAGATOR_KINDS:
+        raise ConfigError(f"propagator.kind={kind!r} is invalid: expected one of "
+                          f"{', '.join(PROPAGATOR_KINDS)}")
+    if kind == "physics":
+        return PhysicsPropagator(cells=int(p["cells"]), step_seconds=float(p["step_seconds"]),
+                                 n_knots=2, dt=float(p["dt"]),
+                                 iterations=int(p["iterations"]))
+    path = Path(str(p.get("model")))
+    if not path.is_dir():
+        raise ConfigError(f"propagator.model={str(path)!r} is invalid: expected a "
+                          "steeltwin-train run directory; train one (steeltwin-train) or use "
+                          "propagator=physics")
+    from models import load_surrogate
+
+    sur = SurrogatePropagator(load_surrogate(path))
+    if kind == "surrogate":
+        return sur
+    phys = PhysicsPropagator(cells=sur.cells, step_seconds=sur.step_seconds,
+                             n_knots=sur.n_knots, dt=float(p.get("dt", 30.0)),
+                             iterations=int(p.get("iterations", 2)))
+    return GuardedPropagator(sur, phys, max_distance=float(p.get("max_distance", 0.0)),
+                             max_spread=float(p.get("max_spread", 10.0)))

@@ -132,7 +132,8 @@ def run_experiment(propagator: AbstractPropagator | None = None,
     true_scale = 1.0 + exchange_error
     rejected = set(twin.log.rejected)
     return {
-        "propagator": type(prop).__name__, "dtype": str(prop.dtype), "members": cfg.members, "method": cfg.method,
+        "propagator": type(prop).__name__, "dtype": str(prop.dtype), "members": cfg.members,
+        "method": cfg.method,
         "cycle_s": prop.step_seconds, "readings": len(readings), "outliers": len(outlier_ids),
         "outliers_rejected": len(outlier_ids & rejected),
         "good_readings_rejected": len(rejected - outlier_ids),
