@@ -82,6 +82,11 @@ class TwinConfig:
         exchange_log_std: prior std of the log exchange-factor multipliers (0.15 ~ 15 %).
         exchange_walk_std: random walk of the log multipliers per cycle.
         initial_offset_std: prior std of the initial-temperature offset, K.
+        interpolation_error: a reading inside a cycle is predicted by linear interpolation
+            between the cycle's ends; its error std grows by this factor times
+            w (1 - w) |y(t1) - y(t0)| (w: its position in the cycle), added in quadrature to
+            the reading's std. 0 for readings at the cycle ends (a 30 s physics twin), large
+            mid-way through a 10 min surrogate cycle while the surface heats fast.
         gas_hold: s a gas-temperature reading stays in force.
         alert_utilisation: stress alert threshold (von Mises / f_y(T)).
         alert_delta: surface - centre alert threshold, K.
@@ -97,6 +102,7 @@ class TwinConfig:
     exchange_log_std: float = 0.2
     exchange_walk_std: float = 0.002
     initial_offset_std: float = 30.0
+    interpolation_error: float = 1.0
     gas_hold: float = 600.0
     alert_utilisation: float = 0.9
     alert_delta: float = 250.0
@@ -114,14 +120,15 @@ class TwinConfig:
                     "see TwinConfig for typical values")
         require(self.inflation >= 1.0, "twin.inflation", self.inflation, ">= 1",
                 "1.0 switches inflation off")
-        for key in ("exchange_log_std", "exchange_walk_std", "initial_offset_std"):
+        for key in ("exchange_log_std", "exchange_walk_std", "initial_offset_std",
+                    "interpolation_error"):
             v = getattr(self, key)
             require(math.isfinite(v) and v >= 0, f"twin.{key}", v, "a non-negative number",
                     "0 pins the parameter")
 
 
 def _cycle_fn(step_fn: Any, tables: dict[str, Array], step_seconds: float, method: str,
-              gate: float, inflation: float, walk: float) -> Any:
+              gate: float, inflation: float, walk: float, interpolation: float = 0.0) -> Any:
     """The jitted cycle for S twins of N members each (see the module doc)."""
 
     def observe(T: Array, p: Array, u_knot: Array, kind: Array, depth: Array) -> Array:
@@ -137,8 +144,11 @@ def _cycle_fn(step_fn: Any, tables: dict[str, Array], step_seconds: float, metho
                                                          obs["depth"])
         w = obs["weight"]
         pred = (1 - w) * y0 + w * y1
+        # Representativeness: the surface does not heat linearly over a long cycle.
+        interp = interpolation * w * (1 - w) * jnp.abs(y1.mean(0) - y0.mean(0))
+        std = jnp.sqrt(obs["std"] ** 2 + interp**2)
         X = jnp.concatenate([T1, z], axis=1)
-        Xa, accept, innov = enkf_update(X, pred, obs["value"], obs["std"], obs["valid"], key,
+        Xa, accept, innov = enkf_update(X, pred, obs["value"], std, obs["valid"], key,
                                         method=method, gate=gate, inflation=inflation)
         n = T1.shape[1]
         # The charging offset is constant and unobservable once the slab has forgotten its
@@ -447,7 +457,8 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
     key = (id(first.propagator), dataclasses.replace(cfg, seed=0))
     if key not in _CYCLES:
         _CYCLES[key] = _cycle_fn(first.propagator.step_function(), material_tables(first.dtype),
-                                 c, cfg.method, cfg.gate, cfg.inflation, cfg.exchange_walk_std)
+                                 c, cfg.method, cfg.gate, cfg.inflation, cfg.exchange_walk_std,
+                                 cfg.interpolation_error)
     cycle = _CYCLES[key]
     dt = first.dtype
     while True:
