@@ -7,6 +7,7 @@ override); that happens before the task function runs, so it is an invalid confi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 EXIT_CONFIG = 2
@@ -20,6 +21,9 @@ class EntryPoint:
 
     def started(self) -> None:
         self.task_started = True
+        # Orbax logs every checkpoint restore at INFO through absl; Hydra's logging config
+        # would print it among the app's own lines.
+        logging.getLogger("absl").setLevel(logging.WARNING)
 
     def run(self, app: Callable[[], None]) -> None:
         """Run ``app``; a config Hydra cannot compose exits with status 2, not 1."""
