@@ -61,7 +61,8 @@ def bench_cycle(prop, slabs: int, members: int, repeats: int) -> dict[str, float
     cfg = TwinConfig(members=members)
     dt = prop.dtype
     cycle = _cycle_fn(prop.step_function(), material_tables(dt), prop.step_seconds, cfg.method,
-                      cfg.gate, cfg.inflation, cfg.exchange_walk_std, cfg.interpolation_error)
+                      cfg.gate, cfg.inflation, cfg.exchange_walk_std, cfg.interpolation_error,
+                      cfg.model_error)
     n = prop.cells
     T = jnp.full((slabs, members, n), 900.0, dt) + jnp.linspace(0, 10, members, dtype=dt)[:, None]
     z = jnp.zeros((slabs, members, 3), dt) + 0.01 * jnp.linspace(-1, 1, members, dtype=dt)[:, None]

@@ -82,6 +82,9 @@ class TwinConfig:
         exchange_log_std: prior std of the log exchange-factor multipliers (0.15 ~ 15 %).
         exchange_walk_std: random walk of the log multipliers per cycle.
         initial_offset_std: prior std of the initial-temperature offset, K.
+        model_error: multiplier of the propagator's own spread (a surrogate's calibrated
+            error; 0 for physics) added to each member's forecast as one normal draw per
+            member and cycle, correlated along the field (the surrogate's errors are smooth).
         interpolation_error: a reading inside a cycle is predicted by linear interpolation
             between the cycle's ends; its error std grows by this factor times
             w (1 - w) |y(t1) - y(t0)| (w: its position in the cycle), added in quadrature to
@@ -103,6 +106,7 @@ class TwinConfig:
     exchange_walk_std: float = 0.002
     initial_offset_std: float = 30.0
     interpolation_error: float = 1.0
+    model_error: float = 1.0
     gas_hold: float = 600.0
     alert_utilisation: float = 0.9
     alert_delta: float = 250.0
@@ -121,14 +125,15 @@ class TwinConfig:
         require(self.inflation >= 1.0, "twin.inflation", self.inflation, ">= 1",
                 "1.0 switches inflation off")
         for key in ("exchange_log_std", "exchange_walk_std", "initial_offset_std",
-                    "interpolation_error"):
+                    "interpolation_error", "model_error"):
             v = getattr(self, key)
             require(math.isfinite(v) and v >= 0, f"twin.{key}", v, "a non-negative number",
                     "0 pins the parameter")
 
 
 def _cycle_fn(step_fn: Any, tables: dict[str, Array], step_seconds: float, method: str,
-              gate: float, inflation: float, walk: float, interpolation: float = 0.0) -> Any:
+              gate: float, inflation: float, walk: float, interpolation: float = 0.0,
+              model_error: float = 0.0) -> Any:
     """The jitted cycle for S twins of N members each (see the module doc)."""
 
     def observe(T: Array, p: Array, u_knot: Array, kind: Array, depth: Array) -> Array:
@@ -168,11 +173,15 @@ def _cycle_fn(step_fn: Any, tables: dict[str, Array], step_seconds: float, metho
         u = jnp.broadcast_to(base[:, None], (s, m, *base.shape[1:]))
         u = u.at[..., 1].set(phi)
         p = jnp.broadcast_to(params[:, None], (s, m, params.shape[-1]))
-        T1, _, src = step_fn(T.reshape(s * m, n), u.reshape(s * m, *u.shape[2:]),
-                             p.reshape(s * m, -1))
+        T1, spread, src = step_fn(T.reshape(s * m, n), u.reshape(s * m, *u.shape[2:]),
+                                  p.reshape(s * m, -1))
         T1 = T1.reshape(s, m, n)
         k_walk, k_an = jax.vmap(lambda k: jax.random.split(k))(keys).swapaxes(0, 1)
         noise = jax.vmap(lambda k: jax.random.normal(k, (m, 2), T.dtype))(k_walk)
+        if model_error:  # the propagator's error (0 for physics rows) as member noise
+            k_err = jax.vmap(lambda k: jax.random.fold_in(k, 1))(k_walk)
+            eps = jax.vmap(lambda k: jax.random.normal(k, (m, 1), T.dtype))(k_err)
+            T1 = T1 + model_error * eps * spread.reshape(s, m, n)
         z = z.at[..., :2].add(walk * noise)
         out = jax.vmap(one_twin)(T, T1, z, u, params, obs, k_an)
         return (*out, src.reshape(s, m)[:, 0])
@@ -458,7 +467,7 @@ def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]]
     if key not in _CYCLES:
         _CYCLES[key] = _cycle_fn(first.propagator.step_function(), material_tables(first.dtype),
                                  c, cfg.method, cfg.gate, cfg.inflation, cfg.exchange_walk_std,
-                                 cfg.interpolation_error)
+                                 cfg.interpolation_error, cfg.model_error)
     cycle = _CYCLES[key]
     dt = first.dtype
     while True:

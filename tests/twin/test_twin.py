@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -61,6 +62,42 @@ def test_long_cycle_twin_weights_readings_inside_the_cycle():
     assert r["coverage_2sigma_field"] >= 0.85
     off = run_experiment(prop, config=TwinConfig(interpolation_error=0.0))
     assert off["good_readings_rejected"] >= 10  # the failure the term removes
+
+
+class _SpreadingPhysics(PhysicsPropagator):
+    """Physics reporting a 5 K spread: a stand-in for a surrogate's calibrated error."""
+
+    def step_function(self):
+        fn = super().step_function()
+
+        def step(T, u, p):
+            mean, _, src = fn(T, u, p)
+            return mean, jnp.full_like(mean, 5.0), src
+
+        return step
+
+
+def test_model_error_widens_the_forecast_by_the_propagator_spread():
+    sc = slab_scenario(cells=8)
+
+    def forecast_std(prop, model_error):
+        twin = Twin(sc, prop, TwinConfig(members=256, model_error=model_error,
+                                         exchange_log_std=0.0, exchange_walk_std=0.0,
+                                         initial_offset_std=0.0))
+        twin.advance_to(60.0)
+        return twin.fields.std(0), twin.fields
+
+    kw = dict(cells=8, step_seconds=30.0, n_knots=2, dt=30.0)
+    off, _ = forecast_std(_SpreadingPhysics(**kw), 0.0)
+    on, _ = forecast_std(_SpreadingPhysics(**kw), 1.0)
+    assert np.all(off < 1e-9)  # no prior spread: the members agree
+    # Two cycles of one N(0, 5 K) draw per member: std sqrt(2) x 5 K in every cell.
+    np.testing.assert_allclose(on, 5.0 * np.sqrt(2.0), rtol=0.15)
+    assert np.ptp(on) < 0.2  # one draw along the field (per-cell draws: ~1 K apart)
+    # Physics reports no spread: the term changes nothing.
+    _, a = forecast_std(PhysicsPropagator(**kw), 0.0)
+    _, b = forecast_std(PhysicsPropagator(**kw), 1.0)
+    np.testing.assert_array_equal(a, b)
 
 
 def _readings(n: int = 40, interval: float = 30.0):
