@@ -8,7 +8,7 @@
 - Optimiser: AdamW with linear warm-up and cosine decay, global-norm clipping (Optax).
 - Validation: full-passage rollouts of ``val_samples`` validation scenarios from t = 0 (RMSE in
   K); the best checkpoint is kept; training stops early after ``patience`` evaluations without
-  improvement.
+  improvement on the curriculum's last window.
 - Checkpoints (Orbax, ``<out_dir>/checkpoints``) every ``checkpoint_every`` steps and at the
   end: weights, optimiser state, step, config, normalisation, envelope, dataset hash, metrics.
   Re-running the same command resumes from the latest checkpoint.
@@ -266,7 +266,11 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
         bar = tqdm(total=settings.steps, initial=start, unit="step", desc="training",
                    dynamic_ncols=True)
     losses: list[float] = []
-    stalls = sum(1 for row in history if row["step"] > best[1])
+    # Early stopping waits for the curriculum's last window: a full-passage validation error
+    # can stall while the windows are short (a 20000-step 2D run stopped at 4500, window 2).
+    final_window = settings.rollout_steps(settings.steps - 1)
+    stalls = sum(1 for row in history
+                 if row["step"] > best[1] and row.get("window") == final_window)
     stopped = False
     step = start
     try:
@@ -295,7 +299,7 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
                 if improved:
                     best = (rmse, step)
                     stalls = 0
-                else:
+                elif r == final_window:
                     stalls += 1
                 meta = {**meta_base, "step": step, "history": history,
                         "best_val_rmse_K": best[0], "best_step": best[1]}

@@ -126,6 +126,17 @@ def test_resume_continues_the_same_run(dataset, tmp_path):
         train({**SMALL_MLP, "hidden": 16}, {**TRAIN, "steps": 80}, dataset, out)
 
 
+def test_early_stopping_waits_for_the_last_curriculum_window(dataset, tmp_path, monkeypatch):
+    # Validation never improves after the first evaluation: the run must still train through
+    # the short windows and stop only after `patience` evaluations on the final window.
+    monkeypatch.setattr("training._train.rollout_rmse", lambda *a: (1.0, 2.0))
+    cfg = {**TRAIN, "steps": 80, "eval_every": 10, "checkpoint_every": 10, "patience": 2,
+           "curriculum": [[0.0, 1], [0.7, 2]]}
+    r = train(SMALL_MLP, cfg, dataset, tmp_path / "early")
+    assert r.stopped_early and r.step == 70 and r.best_step == 10
+    assert [row["window"] for row in r.history] == [1, 1, 1, 1, 1, 2, 2]
+
+
 def test_envelope_flags_inputs_outside_the_training_ranges(trained, dataset):
     sur = load_surrogate(trained[0])
     ds = open_dataset(dataset)
