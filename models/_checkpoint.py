@@ -95,7 +95,12 @@ def load_surrogate(run_dir: str | Path, step: int | None = None) -> Surrogate:
     config = SurrogateConfig.from_json(metadata["config"])
     abstract = nnx.eval_shape(lambda: build_ensemble(config))
     graphdef, state = nnx.split(abstract)
-    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, nnx.to_pure_dict(state))
+    # On this process's first device, whatever devices the run was saved from (a model
+    # trained on 8 GPUs or 2 hosts loads on a laptop): without explicit shardings Orbax
+    # restores the saved topology and refuses a different one.
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device),
+                          nnx.to_pure_dict(state))
     got = manager.restore(step, args=ocp.args.Composite(
         model=ocp.args.StandardRestore(target)))
     nnx.replace_by_pure_dict(state, got["model"])
