@@ -168,7 +168,7 @@ def speed_table(sur: Surrogate, ds: Dataset, surrogate_rmse: float,
     dt, fn = chosen
     out["solver_dt_s"] = dt
     rollout = sur._rollout
-    one_member = jax.tree.map(lambda x: x[:1], sur.state)  # the cost of one network
+    one_member = [x[:1] for x in sur.leaves]  # the cost of one network
     for b in (1, 256):
         idx = np.arange(b) % len(rows_all)
         r, n = jnp.asarray(rows_all[idx]), jnp.asarray(noise_all[idx])
@@ -176,7 +176,7 @@ def speed_table(sur: Surrogate, ds: Dataset, surrogate_rmse: float,
         T0 = jnp.asarray(test["T0"][idx], jnp.float32)
         u = jnp.asarray(test["inputs"][idx], jnp.float32)
         p = jnp.asarray(test["params"][idx], jnp.float32)
-        t_sur = _timed(lambda T0=T0, u=u, p=p: rollout(sur.state, T0, u, p))
+        t_sur = _timed(lambda T0=T0, u=u, p=p: rollout(sur.leaves, T0, u, p))
         t_one = _timed(lambda T0=T0, u=u, p=p: rollout(one_member, T0, u, p))
         out[f"batch{b}"] = {"solver_s": t_solver, "surrogate_s": t_sur,
                             "speedup": t_solver / t_sur, "one_member_s": t_one,
@@ -185,7 +185,7 @@ def speed_table(sur: Surrogate, ds: Dataset, surrogate_rmse: float,
     u = jnp.asarray(test["inputs"][:1, 0], jnp.float32)
     p = jnp.asarray(test["params"][:1], jnp.float32)
     step = sur._step
-    out["single_step_latency_us"] = 1e6 * _timed(lambda: step(sur.state, T0, u, p), 20)
+    out["single_step_latency_us"] = 1e6 * _timed(lambda: step(sur.leaves, T0, u, p), 20)
     return out
 
 
@@ -231,9 +231,12 @@ def plot_report(metrics: Mapping[str, Any], cells: tuple[int, ...], out: Path) -
     return paths
 
 
-def calibrate(run_dir: str | Path, data_path: str | Path, limit: int = 256) -> dict[str, Any]:
+def calibrate(run_dir: str | Path, data_path: str | Path, limit: int = 256,
+              write: bool = True) -> dict[str, Any]:
     """Fit the spread multiplier on validation rollouts (not test): the factor that makes the
-    RMS ensemble spread equal the RMS error. Writes ``<run_dir>/calibration.json``."""
+    RMS ensemble spread equal the RMS error. Writes ``<run_dir>/calibration.json`` (unless
+    ``write`` is false: the other processes of a multi-host job, which must still load the
+    checkpoint with process 0, as Orbax synchronises every process on it)."""
     sur = load_surrogate(run_dir)
     sur.spread_scale = 1.0
     ds = open_dataset(data_path)
@@ -245,7 +248,8 @@ def calibrate(run_dir: str | Path, data_path: str | Path, limit: int = 256) -> d
     out = {"spread_scale": float(np.sqrt(np.mean(err**2)) / max(rms_sigma, 1e-9)),
            "fitted_on": "validation", "scenarios": len(p["T0"]),
            "rms_error_K": float(np.sqrt(np.mean(err**2))), "rms_spread_K": rms_sigma}
-    (Path(run_dir) / CALIBRATION).write_text(json.dumps(out, indent=1))
+    if write:
+        (Path(run_dir) / CALIBRATION).write_text(json.dumps(out, indent=1))
     return out
 
 

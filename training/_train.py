@@ -12,16 +12,17 @@
 - Checkpoints (Orbax, ``<out_dir>/checkpoints``) every ``checkpoint_every`` steps and at the
   end: weights, optimiser state, step, config, normalisation, envelope, dataset hash, metrics.
   Re-running the same command resumes from the latest checkpoint.
-- Data parallel: every batch is split over the local devices (``jax.sharding``, 1D mesh), the
-  parameters replicated; gradients are reduced by XLA.
-- Metrics: ``<out_dir>/metrics.jsonl`` and ``metrics.csv``, one row per evaluation.
+- Data parallel: every batch is split over all devices of all processes (``jax.sharding``,
+  1D mesh; multi-host jobs join with ``jax.distributed``, see ``_parallel``), the parameters
+  replicated; gradients are reduced by XLA.
+- Metrics: ``<out_dir>/metrics.jsonl`` and ``metrics.csv``, one row per evaluation, and
+  TensorBoard scalars in ``<out_dir>/tensorboard`` when ``tensorboardX`` is installed
+  (``pip install "steeltwin[tensorboard]"``); written by process 0 only.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -33,8 +34,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
-from jax.sharding import Mesh, NamedSharding
-from jax.sharding import PartitionSpec as P
 
 from engine import ConfigError
 from engine.io import code_version
@@ -47,6 +46,8 @@ from models._checkpoint import (
     save_checkpoint,
 )
 
+from ._metrics import MetricsLog
+from ._parallel import DataParallel, local_copy
 from .dataset import INPUT_FIELDS, Dataset, open_dataset
 
 DEFAULT_PARAMS = ("conductivity_scale", "capacity_scale", "material")
@@ -245,22 +246,22 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
         resumed = start
         history = list(meta.get("history", []))
         best = (meta.get("best_val_rmse_K", math.inf), meta.get("best_step", -1))
-    # Data parallel: batch split over a 1D mesh of the local devices, state replicated.
-    devices = jax.devices()
-    mesh = Mesh(np.asarray(devices), ("data",))
-    batch_sharding = NamedSharding(mesh, P("data"))
-    replicated = NamedSharding(mesh, P())
+    # Data parallel: batch split over a 1D mesh of every device of every process, state
+    # replicated.
+    par = DataParallel()
+    rep = par.replicated
     step_fn = jax.jit(make_train_step(graphdef, norm, tx), donate_argnums=(0, 1),
-                      out_shardings=(replicated, replicated, replicated))
-    state = jax.device_put(state, replicated)
-    opt_state = jax.device_put(opt_state, replicated)
+                      out_shardings=(rep, rep, rep))
+    state = par.replicate(state)
+    opt_state = par.replicate(opt_state)
     val = passage_batch(ds, "validation", horizon, param_names, settings.val_samples)
     cols = [ds.parameter_names.index(n) for n in param_names]
-    batch = math.ceil(settings.batch_size / len(devices)) * len(devices)
+    batch = par.global_batch_size(settings.batch_size)
     streams: dict[int, Iterator[dict[str, np.ndarray]]] = {}
+    log = MetricsLog(out) if par.is_primary else None
     t0 = time.perf_counter()
     bar = None
-    if progress:
+    if progress and par.is_primary:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=settings.steps, initial=start, unit="step", desc="training",
@@ -278,9 +279,7 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
             r = settings.rollout_steps(step)
             if r not in streams:
                 streams[r] = _windows(ds, horizon, r, batch, settings.seed + r + step, cols)
-            b = next(streams[r])
-            b = {k: jax.device_put(v, batch_sharding) for k, v in b.items()}
-            state, opt_state, loss = step_fn(state, opt_state, b)
+            state, opt_state, loss = step_fn(state, opt_state, par.shard_batch(next(streams[r])))
             step += 1
             losses.append(float(loss))
             if bar is not None:
@@ -288,13 +287,14 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
                 bar.set_postfix(loss=f"{losses[-1]:.3g}", window=r)
             last = step == settings.steps
             if step % settings.eval_every == 0 or last:
-                rmse, mx = rollout_rmse(graphdef, state, norm, val)
+                rmse, mx = rollout_rmse(graphdef, local_copy(state), norm, val)
                 row = {"step": step, "loss": float(np.mean(losses)), "window": r,
                        "val_rollout_rmse_K": rmse, "val_rollout_max_K": mx,
                        "seconds": time.perf_counter() - t0}
                 losses = []
                 history.append(row)
-                _log(out, row)
+                if log is not None:
+                    log.write(row)
                 improved = rmse < best[0]
                 if improved:
                     best = (rmse, step)
@@ -317,20 +317,12 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
     finally:
         if bar is not None:
             bar.close()
+        if log is not None:
+            log.close()
     if best[1] > 0:
         from ._evaluate import calibrate
 
-        calibrate(out, data_path, settings.val_samples)
+        calibrate(out, data_path, settings.val_samples, write=par.is_primary)
     return TrainReport(out, step, best[0], best[1], time.perf_counter() - t0, resumed,
                        stopped, history)
 
-
-def _log(out: Path, row: Mapping[str, Any]) -> None:
-    with open(out / "metrics.jsonl", "a") as f:
-        f.write(json.dumps(row) + "\n")
-    new = not (out / "metrics.csv").exists()
-    with open(out / "metrics.csv", "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(row))
-        if new:
-            w.writeheader()
-        w.writerow(row)

@@ -3,6 +3,7 @@
     python -m training.train                          # MLP on data/slab -> runs/train/mlp_slab
     python -m training.train model=fno training.steps=6000
     python -m training.train data=section_2d model=fno
+    srun steeltwin-train distributed=auto          # multi-host: one process per node/GPU
 
 Re-running the same command resumes from ``out_dir``'s latest checkpoint. Exit status: 0 done;
 2 invalid config (nothing trained); 1 anything else. See :mod:`training._train`.
@@ -23,6 +24,7 @@ from engine.apps._entry import EXIT_CONFIG, EntryPoint
 from engine.apps._schema import CONF_DIR
 
 from ._index import DatasetError
+from ._parallel import initialize_distributed
 from ._train import TrainReport, train
 
 _entry = EntryPoint()
@@ -31,6 +33,8 @@ _entry = EntryPoint()
 def run_train(cfg: DictConfig | dict[str, Any]) -> TrainReport:
     plain = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else cfg
     assert isinstance(plain, dict)
+    # Before anything touches a device: a multi-host job joins here (``_parallel``).
+    initialize_distributed(plain.get("distributed"))
     return train(plain["model"], plain["training"], plain["data"]["path"], plain["out_dir"],
                  progress=bool(plain.get("progress", False)))
 

@@ -244,6 +244,35 @@ def test_train_configs_compose(model, data):
     assert s.rollout_steps(0) == 1 and s.rollout_steps(s.steps - 1) == 8
 
 
+def test_multi_host_launcher_config_composes():
+    """The SLURM example for multi-host training composes and asks for distributed=auto."""
+    from hydra import compose, initialize_config_dir
+
+    from engine.apps import CONF_DIR
+    from training._parallel import initialize_distributed
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", ["hydra/launcher=slurm_train", "distributed=auto"],
+                      return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.endswith("submitit_launcher.SlurmLauncher")
+    assert cfg.hydra.launcher.nodes == 2 and cfg.distributed == "auto"
+    assert initialize_distributed(None) is False  # one process: nothing to join
+
+
+@pytest.mark.parametrize(("cfg", "message"), [
+    ("yes", "distributed='yes' is invalid"),
+    ({"coordinator_address": "h:1", "num_processes": 2}, "distributed.process_id is missing"),
+    ({"coordinator_address": "h:1", "num_processes": 2, "process_id": 2},
+     "distributed.process_id=2 is invalid for num_processes=2"),
+    ({"coordinator": "h:1"}, "distributed.coordinator is not a known key"),
+])
+def test_bad_distributed_config(cfg, message):
+    from training._parallel import initialize_distributed
+
+    with pytest.raises(ConfigError, match=message):
+        initialize_distributed(cfg)
+
+
 def test_spread_calibration_is_fitted_on_validation(trained, dataset):
     from training._evaluate import calibrate
 
@@ -259,3 +288,84 @@ def test_spread_calibration_is_fitted_on_validation(trained, dataset):
     err = np.asarray(mean, np.float64) - p["targets"]
     np.testing.assert_allclose(np.sqrt(np.mean(np.asarray(sigma, np.float64) ** 2)),
                                np.sqrt(np.mean(err**2)), rtol=1e-4)
+
+
+def _tensorboard_scalars(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """Scalars of every event file under ``folder`` (TFRecord framing, Event protos)."""
+    import struct
+
+    from tensorboardX.proto import event_pb2
+
+    out: dict[str, list[tuple[int, float]]] = {}
+    for path in sorted(folder.rglob("events.out.tfevents.*")):
+        data, pos = path.read_bytes(), 0
+        while pos < len(data):
+            (n,) = struct.unpack("<Q", data[pos:pos + 8])
+            event = event_pb2.Event.FromString(data[pos + 12:pos + 12 + n])
+            pos += 12 + n + 4
+            for v in event.summary.value:
+                out.setdefault(v.tag, []).append((event.step, v.simple_value))
+    return out
+
+
+def test_metrics_reach_tensorboard(trained):
+    pytest.importorskip("tensorboardX")
+    out, _ = trained
+    scalars = _tensorboard_scalars(out / "tensorboard")
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [s for s, _ in scalars["validation/rollout_rmse_K"]] == [r["step"] for r in rows]
+    np.testing.assert_allclose([v for _, v in scalars["validation/rollout_rmse_K"]],
+                               [r["val_rollout_rmse_K"] for r in rows], rtol=1e-6)
+    np.testing.assert_allclose([v for _, v in scalars["train/loss"]],
+                               [r["loss"] for r in rows], rtol=1e-6)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_two_processes_train_like_two_local_devices(dataset, tmp_path):
+    """jax.distributed on localhost (2 processes x 1 CPU device, Gloo collectives) gives the
+    same run as 1 process with 2 devices: same losses, validation errors and weights; metrics
+    written once (process 0); the checkpoint loads for inference."""
+    common = [sys.executable, "-m", "training.train", f"data.path={dataset}", "progress=false",
+              "model.hidden=32", "model.depth=2", "model.horizon=2", "model.ensemble=2",
+              "training.steps=20", "training.batch_size=16", "training.eval_every=10",
+              "training.checkpoint_every=10", "training.val_samples=4",
+              "training.warmup_steps=5", "training.curriculum=[[0.0,1],[0.5,2]]",
+              f"hydra.run.dir={tmp_path}/hydra/${{now:%H-%M-%S-%f}}"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    one = subprocess.run([*common, f"out_dir={tmp_path}/one"], cwd=tmp_path, text=True,
+                         env={**env, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+                         capture_output=True, timeout=300)
+    assert one.returncode == 0, one.stderr
+    port = _free_port()
+    procs = [subprocess.Popen(
+        [*common, f"out_dir={tmp_path}/two",
+         f"distributed={{coordinator_address: '127.0.0.1:{port}', num_processes: 2, "
+         f"process_id: {i}}}"], cwd=tmp_path, env={**env, "XLA_FLAGS": ""}, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE) for i in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    for p, (_, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+    rows = {k: [json.loads(line) for line in (tmp_path / k / "metrics.jsonl").read_text()
+                .splitlines()] for k in ("one", "two")}
+    assert [r["step"] for r in rows["two"]] == [10, 20]  # process 0 alone wrote them
+    for key in ("loss", "val_rollout_rmse_K", "val_rollout_max_K"):
+        np.testing.assert_allclose([r[key] for r in rows["two"]],
+                                   [r[key] for r in rows["one"]], rtol=1e-4)
+    # Saved from 2 devices, loaded on this process's 1 device.
+    a, b = load_surrogate(tmp_path / "one"), load_surrogate(tmp_path / "two")
+    for x, y in zip(a.leaves, b.leaves, strict=True):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)
+    # The two-process run resumes in one process on one device (another topology).
+    more = subprocess.run([*common[:9], "training.steps=30", *common[10:],
+                           f"out_dir={tmp_path}/two"], cwd=tmp_path, env={**env, "XLA_FLAGS": ""},
+                          text=True, capture_output=True, timeout=300)
+    assert more.returncode == 0, more.stderr
+    assert "resumed from step 20" in more.stdout, more.stdout

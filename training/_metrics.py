@@ -1,0 +1,60 @@
+"""Training metrics: one row per evaluation to ``metrics.jsonl`` and ``metrics.csv`` (always)
+and to TensorBoard (``<out_dir>/tensorboard``) when ``tensorboardX`` is installed.
+
+Appends, so a resumed run continues the same files; the TensorBoard writer starts a new event
+file per session, which TensorBoard merges by step.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+TENSORBOARD_DIR = "tensorboard"
+# Metric key -> TensorBoard tag (grouped into sections); other numeric keys keep their name.
+TAGS = {"loss": "train/loss", "window": "train/rollout_window",
+        "val_rollout_rmse_K": "validation/rollout_rmse_K",
+        "val_rollout_max_K": "validation/rollout_max_K", "seconds": "time/seconds"}
+
+
+def tensorboard_available() -> bool:
+    return importlib.util.find_spec("tensorboardX") is not None
+
+
+class MetricsLog:
+    """Writes metric rows (each with a ``step``) to the run folder."""
+
+    def __init__(self, out_dir: str | Path, tensorboard: bool | None = None) -> None:
+        self.out = Path(out_dir)
+        use_tb = tensorboard_available() if tensorboard is None else tensorboard
+        self._tb: Any = None
+        if use_tb:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(logdir=str(self.out / TENSORBOARD_DIR))
+
+    def write(self, row: Mapping[str, Any]) -> None:
+        with open(self.out / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(dict(row)) + "\n")
+        path = self.out / "metrics.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row))
+            if new:
+                w.writeheader()
+            w.writerow(row)
+        if self._tb is not None:
+            step = int(row["step"])
+            for k, v in row.items():
+                if k != "step" and isinstance(v, int | float):
+                    self._tb.add_scalar(TAGS.get(k, k), float(v), step)
+            self._tb.flush()
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
