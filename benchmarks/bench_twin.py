@@ -30,8 +30,8 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 from engine.twin import PhysicsPropagator, SurrogatePropagator, TwinConfig, enkf_update  # noqa: E402
+from engine.twin._cycle import cycle_function  # noqa: E402
 from engine.twin._slab import material_tables  # noqa: E402
-from engine.twin._twin import _cycle_fn  # noqa: E402
 
 
 def _times(fn, repeats: int) -> dict[str, float]:
@@ -60,9 +60,9 @@ def bench_analysis(repeats: int) -> dict[str, float]:
 def bench_cycle(prop, slabs: int, members: int, repeats: int) -> dict[str, float]:
     cfg = TwinConfig(members=members)
     dt = prop.dtype
-    cycle = _cycle_fn(prop.step_function(), material_tables(dt), prop.step_seconds, cfg.method,
-                      cfg.gate, cfg.inflation, cfg.exchange_walk_std, cfg.interpolation_error,
-                      cfg.model_error)
+    cycle = cycle_function(prop.step_function(), material_tables(dt), prop.step_seconds,
+                           cfg.method, cfg.gate, cfg.inflation, cfg.exchange_walk_std,
+                           cfg.interpolation_error, cfg.model_error)
     n = prop.cells
     T = jnp.full((slabs, members, n), 900.0, dt) + jnp.linspace(0, 10, members, dtype=dt)[:, None]
     z = jnp.zeros((slabs, members, 3), dt) + 0.01 * jnp.linspace(-1, 1, members, dtype=dt)[:, None]

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import platform
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -111,6 +113,17 @@ def split_metrics(sur: Surrogate, ds: Dataset, split: str) -> dict[str, Any]:
     }
 
 
+def _processor() -> str:
+    """The CPU model (absolute times mean little without it; ratios are what to compare)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _timed(fn: Any, repeats: int = 5) -> float:
     jax.block_until_ready(fn())
     best = float("inf")
@@ -146,7 +159,11 @@ def speed_table(sur: Surrogate, ds: Dataset, surrogate_rmse: float,
     n_acc = min(n_accuracy, len(raw["sample"]))
     rows_all = raw["params"]
     noise_all = perturbation(spec, seed, raw["sample"])
-    out: dict[str, Any] = {"device": str(jax.devices()[0]), "macro_step_s": cfg.step_seconds,
+    dev = jax.devices()[0]
+    out: dict[str, Any] = {"device": str(dev), "device_kind": dev.device_kind,
+                           "processor": _processor(), "cpu_count": os.cpu_count(),
+                           "host": platform.platform(),
+                           "macro_step_s": cfg.step_seconds,
                            "steps_per_passage": S, "candidates": []}
     chosen = None
     for dt in dts:

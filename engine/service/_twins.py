@@ -246,7 +246,7 @@ class TwinManager:
         4 or 16 readings per twin and cycle, and the state report (throw-away twins; nothing
         is stored), so that traffic never waits for a compile of these shapes."""
         from engine.twin import make_reading
-        from engine.twin._twin import TWIN_BUCKETS
+        from engine.twin._batch import TWIN_BUCKETS
         from engine.twin.experiment import slab_scenario
 
         c = self.propagator.step_seconds

@@ -14,6 +14,7 @@ never imports this package. Public API:
 """
 
 from ._advisor import Advice, advise_setpoints, zone_boundary
+from ._batch import assimilate_many
 from ._enkf import enkf_analysis, enkf_update, inflate, innovation_gate
 from ._measurements import (
     SENSORS,
@@ -33,7 +34,7 @@ from ._propagator import (
     build_propagator,
 )
 from ._slab import MATERIAL_NAMES, PARAM_NAMES, knot_inputs, knot_times, scenario_params
-from ._twin import Twin, TwinConfig, assimilate_many
+from ._twin import Twin, TwinConfig
 
 __all__ = [
     "MATERIAL_NAMES",

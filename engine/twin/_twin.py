@@ -35,11 +35,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import Array
 
 from .._errors import ConfigError, require
 from .._solve import Scenario
-from ._enkf import enkf_update
+from ._batch import assimilate_many
+from ._cycle import member_faces
 from ._measurements import MeasurementLog, Reading
 from ._predict import (
     Prediction,
@@ -51,22 +51,17 @@ from ._predict import (
     steps_needed,
     summarise,
 )
-from ._propagator import SOURCES, AbstractPropagator
+from ._propagator import AbstractPropagator
 from ._slab import (
-    depth_temperature,
     knot_inputs,
     knot_times,
     material_tables,
     scenario_params,
-    surface_temperature,
 )
 
 OBS_KINDS = {"pyrometer_bottom": 0, "pyrometer_top": 1, "thermocouple": 2}
 GAS_SENSORS = {"gas_bottom": 0, "gas_top": 1}
 N_AUG = 3  # s_bottom, s_top, initial offset
-# Twins per batched cycle run in chunks of these sizes: few compiled programs (each takes
-# seconds to compile) and no padding.
-TWIN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,64 +124,6 @@ class TwinConfig:
             v = getattr(self, key)
             require(math.isfinite(v) and v >= 0, f"twin.{key}", v, "a non-negative number",
                     "0 pins the parameter")
-
-
-def _cycle_fn(step_fn: Any, tables: dict[str, Array], step_seconds: float, method: str,
-              gate: float, inflation: float, walk: float, interpolation: float = 0.0,
-              model_error: float = 0.0) -> Any:
-    """The jitted cycle for S twins of N members each (see the module doc)."""
-
-    def observe(T: Array, p: Array, u_knot: Array, kind: Array, depth: Array) -> Array:
-        faces = surface_temperature(T, p, tables, u_knot)
-        tc = jax.vmap(lambda d: depth_temperature(T, p, d))(depth)
-        return jnp.where(kind == 0, faces[0], jnp.where(kind == 1, faces[1], tc))
-
-    def one_twin(T0: Array, T1: Array, z: Array, u: Array, p: Array, obs: dict[str, Array],
-                 key: Array) -> tuple[Array, ...]:
-        y0 = jax.vmap(observe, (0, None, 0, None, None))(T0, p, u[:, 0], obs["kind"],
-                                                         obs["depth"])
-        y1 = jax.vmap(observe, (0, None, 0, None, None))(T1, p, u[:, -1], obs["kind"],
-                                                         obs["depth"])
-        w = obs["weight"]
-        pred = (1 - w) * y0 + w * y1
-        # Representativeness: the surface does not heat linearly over a long cycle.
-        interp = interpolation * w * (1 - w) * jnp.abs(y1.mean(0) - y0.mean(0))
-        std = jnp.sqrt(obs["std"] ** 2 + interp**2)
-        X = jnp.concatenate([T1, z], axis=1)
-        Xa, accept, innov = enkf_update(X, pred, obs["value"], std, obs["valid"], key,
-                                        method=method, gate=gate, inflation=inflation)
-        n = T1.shape[1]
-        # The charging offset is constant and unobservable once the slab has forgotten its
-        # start: undo the inflation on it, else its spread would grow by inflation**cycles.
-        off = Xa[:, -1]
-        Xa = Xa.at[:, -1].set(off.mean() + (off - off.mean()) / inflation)
-        return Xa[:, :n], Xa[:, n:], accept, innov, pred.mean(0)
-
-    def cycle(T: Array, z: Array, base: Array, params: Array, obs: dict[str, Array],
-              seeds: Array, ks: Array) -> tuple[Array, ...]:
-        # Keys from (the twin's seed, its cycle): replays and batching give the same numbers.
-        keys = jax.vmap(lambda sd, k: jax.random.fold_in(jax.random.PRNGKey(sd), k))(seeds, ks)
-        s, m, n = T.shape
-        # Member exchange factors: phi * exp(s_face), clipped to (0, 1].
-        scale = jnp.exp(z[..., :2])  # [S, N, 2]
-        phi = jnp.clip(base[:, None, :, :, 1] * scale[:, :, None, :], 1e-6, 1.0)
-        u = jnp.broadcast_to(base[:, None], (s, m, *base.shape[1:]))
-        u = u.at[..., 1].set(phi)
-        p = jnp.broadcast_to(params[:, None], (s, m, params.shape[-1]))
-        T1, spread, src = step_fn(T.reshape(s * m, n), u.reshape(s * m, *u.shape[2:]),
-                                  p.reshape(s * m, -1))
-        T1 = T1.reshape(s, m, n)
-        k_walk, k_an = jax.vmap(lambda k: jax.random.split(k))(keys).swapaxes(0, 1)
-        noise = jax.vmap(lambda k: jax.random.normal(k, (m, 2), T.dtype))(k_walk)
-        if model_error:  # the propagator's error (0 for physics rows) as member noise
-            k_err = jax.vmap(lambda k: jax.random.fold_in(k, 1))(k_walk)
-            eps = jax.vmap(lambda k: jax.random.normal(k, (m, 1), T.dtype))(k_err)
-            T1 = T1 + model_error * eps * spread.reshape(s, m, n)
-        z = z.at[..., :2].add(walk * noise)
-        out = jax.vmap(one_twin)(T, T1, z, u, params, obs, k_an)
-        return (*out, src.reshape(s, m)[:, 0])
-
-    return jax.jit(cycle)
 
 
 class Twin:
@@ -341,7 +278,7 @@ class Twin:
         scale = np.exp(z[:, :2])
         u_m = np.repeat(u[None], len(T), 0)
         u_m[..., 1] = np.clip(u_m[..., 1] * scale, 1e-6, 1.0)
-        surf = np.asarray(_member_faces(jnp.asarray(T, self.dtype),
+        surf = np.asarray(member_faces(jnp.asarray(T, self.dtype),
                                         jnp.asarray(self.params, self.dtype), tables,
                                         jnp.asarray(u_m, self.dtype)))
         centre = centre_of(T)
@@ -409,111 +346,3 @@ class Twin:
 
 
 _knots = jax.jit(knot_inputs)
-
-
-@jax.jit
-def _member_faces(T: Array, params: Array, tables: dict[str, Array], u: Array) -> Array:
-    """Face temperatures [N, 2] of every member (each with its own exchange factors)."""
-    return jax.vmap(lambda t, uu: surface_temperature(t, params, tables, uu))(T, u)
-
-
-_CYCLES: dict[tuple[Any, ...], Any] = {}
-
-
-def _bucket(m: int) -> int:
-    """Reading slots per twin and cycle: 4, 16, 64, ... (few compiled shapes)."""
-    size = 4
-    while size < m:
-        size *= 4
-    return size
-
-
-def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]],
-                    until: float | None = None) -> list[dict[str, Any]]:
-    """Add each twin's readings, then advance the twins together, one batched propagator
-    call and one vmapped analysis per step (each twin its own next cycle, whatever its
-    clock), until each twin's clock has passed its own latest reading (and ``until`` s).
-    Twins must share the propagator and filter settings.
-
-    Returns per twin: accepted / duplicate / conflicting ids, the readings rejected (with the
-    reason) and the clock.
-    """
-    if not twins:
-        return []
-    first = twins[0]
-    for tw in twins[1:]:
-        if tw.propagator is not first.propagator or \
-                dataclasses.replace(tw.config, seed=0) != dataclasses.replace(first.config, seed=0):
-            raise ConfigError("twins=[...] is invalid: assimilate_many expects twins sharing one "
-                              "propagator and TwinConfig; group them by model (seeds may differ)")
-    reports: list[dict[str, Any]] = []
-    floor = -math.inf if until is None else float(until)
-    c = first.cycle_seconds
-    end_of: dict[int, int] = {}  # each twin runs until its own clock passes its own readings
-    for tw, rs in zip(twins, readings, strict=True):
-        added = tw.log.add(list(rs))
-        if added.earliest_new is not None and added.earliest_new <= tw.time:
-            tw._rewind(added.earliest_new)
-        reports.append({"accepted": [r.id for r in added.accepted],
-                        "duplicates": added.duplicates, "conflicts": added.conflicts})
-        latest = tw.log.latest_time
-        target = max(floor, -math.inf if latest is None else latest)
-        end = max(math.ceil(target / c - 1e-9), 0) if math.isfinite(target) else 0
-        if latest is not None:
-            end = max(end, 1)  # a reading at t = 0 belongs to the first cycle
-        end_of[id(tw)] = end
-    cfg = first.config
-    key = (id(first.propagator), dataclasses.replace(cfg, seed=0))
-    if key not in _CYCLES:
-        _CYCLES[key] = _cycle_fn(first.propagator.step_function(), material_tables(first.dtype),
-                                 c, cfg.method, cfg.gate, cfg.inflation, cfg.exchange_walk_std,
-                                 cfg.interpolation_error, cfg.model_error)
-    cycle = _CYCLES[key]
-    dt = first.dtype
-    while True:
-        # Every twin behind its target advances its own next cycle, all in one call: the
-        # cycle index only enters through each twin's inputs, readings and random keys.
-        behind = [tw for tw in twins if tw.cycle < end_of[id(tw)]]
-        if not behind:
-            break
-        # Split into chunks of exactly a bucket size (largest first: 21 twins run as 16 + 4 +
-        # 1): each chunk is a compiled shape, and no call computes padding.
-        start = 0
-        while start < len(behind):
-            size = max(b for b in TWIN_BUCKETS if b <= len(behind) - start)
-            group = behind[start:start + size]
-            start += size
-            ks = [tw.cycle for tw in group]
-            m = _bucket(max(tw._count(k) for tw, k in zip(group, ks, strict=True)))
-            packed = [tw.observations(k, m) for tw, k in zip(group, ks, strict=True)]
-            # Stacked in NumPy, then one transfer each: no eager JAX op runs per group size
-            # (each new shape would compile).
-
-            def stack(rows: list[Any], dtype: Any = dt, size: int = size) -> Array:
-                a = np.stack(rows)
-                a = np.concatenate([a, np.repeat(a[:1], size - len(rows), axis=0)])
-                return jnp.asarray(a, dtype)
-
-            obs = {name: stack([p[0][name] for p in packed],
-                               dt if packed[0][0][name].dtype == np.float64 else None)
-                   for name in packed[0][0]}
-            T = stack([tw.fields for tw in group])
-            z = stack([tw.augmented for tw in group])
-            base = stack([tw.base_inputs(k) for tw, k in zip(group, ks, strict=True)])
-            params = stack([tw.params for tw in group])
-            seeds = stack([np.uint32(tw.config.seed) for tw in group], jnp.uint32)
-            kk = stack([np.uint32(k) for k in ks], jnp.uint32)
-            T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, seeds, kk)
-            T1, z1, accept, innov, src = (np.asarray(a)[:len(group)]
-                                          for a in (T1, z1, accept, innov, src))
-            for g, tw in enumerate(group):
-                tw.snapshots.append((T1[g].astype(np.float64), z1[g].astype(np.float64)))
-                tw.last_sources = [SOURCES[int(src[g])]]
-                for j, r in enumerate(packed[g][1]):
-                    if not accept[g, j]:
-                        tw.log.reject(r.id, f"innovation {innov[g, j]:+.1f} sigma outside the "
-                                            f"gate of {cfg.gate:g} sigma")
-    for tw, rep in zip(twins, reports, strict=True):
-        rep["time_s"] = tw.time
-        rep["rejected"] = dict(tw.log.rejected)
-    return reports
