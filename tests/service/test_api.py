@@ -34,7 +34,9 @@ def settings(tmp: Path, **kw: object) -> ServeSettings:
 def served(tmp_path_factory: pytest.TempPathFactory):
     """One running app for the module: (client, admin headers, app)."""
     tmp = tmp_path_factory.mktemp("serve")
-    app = create_app(settings(tmp, batch_window_ms=30.0))
+    # No warm-up here, so the first advice compiles inside its request: 30 s (the default
+    # timeout) was too short for a 2-core box running the suite on both cores.
+    app = create_app(settings(tmp, batch_window_ms=30.0, request_timeout_s=300.0))
     with TestClient(app) as client:
         key = app.state.service.bootstrap_key
         assert key and (tmp / "admin.key").read_text().strip() == key
