@@ -11,7 +11,9 @@ the whole passage (macro steps of the model's horizon) and compared with the sol
 - calibration of the ensemble spread sigma (scaled by the factor fitted on the *validation*
   split, ``calibrate``): the share of points with |error| <= 2 sigma (0.95 for a calibrated
   Gaussian) and the ratio RMSE / RMS(sigma) (1 when calibrated);
-- the envelope distance of each split (0 inside the training ranges).
+- the envelope distance of each split (0 inside the training ranges);
+- the discrete energy balance of the ensemble-mean rollout (``_energy``): RMS and max residual
+  per macro step, K of mean temperature, beside the solver's own fields' residual.
 
 Speed, side by side in one process: the surrogate's batched rollout (batch 1 and 256) and
 single-step latency, against the solver (the dataset's own jitted, vmapped solver) at the
@@ -39,6 +41,7 @@ from engine import crank_nicolson, solve
 from models import Surrogate, load_surrogate
 from models._checkpoint import CALIBRATION
 
+from ._energy import EnergyBalance
 from ._generate import build_spec
 from ._scenarios import material_tables, perturbation, scenario_from_row
 from ._train import passage_batch
@@ -80,7 +83,7 @@ def split_metrics(sur: Surrogate, ds: Dataset, split: str) -> dict[str, Any]:
     c_t, s_t, m_t = centre_surface_mean(p["targets"][rows, k], cfg.cells)
     within2 = np.abs(err) <= 2.0 * sigma
     dist = sur.envelope_distance(p["T0"], p["inputs"], p["params"])
-    return {
+    out = {
         "samples": len(k),
         "rmse_K": float(np.sqrt(np.mean(err**2))),
         "max_K": float(np.max(np.abs(err))),
@@ -111,6 +114,23 @@ def split_metrics(sur: Surrogate, ds: Dataset, split: str) -> dict[str, Any]:
         "_arrays": {"mean": mean, "sigma": sigma, "targets": p["targets"],
                     "times": p["times"], "sample": p["sample"]},
     }
+    if "heat" in p:
+        out["energy_balance"] = energy_metrics(EnergyBalance.from_dataset(ds), p, mean)
+    return out
+
+
+def energy_metrics(energy: EnergyBalance, p: Mapping[str, np.ndarray],
+                   fields: np.ndarray) -> dict[str, float]:
+    """Energy balance residual per macro step (K of mean temperature) of ``fields``
+    [n, S, *cells] and, for reference, of the solver's own fields."""
+    extra = {k: jnp.asarray(v) for k, v in
+             energy.sample_arrays(p["rows"], p["cell_size"]).items()}
+    T0, heat = jnp.asarray(p["T0"], jnp.float32), jnp.asarray(p["heat"])
+    r = np.asarray(energy.residual_K(T0, jnp.asarray(fields, jnp.float32), heat, **extra))
+    ref = np.asarray(energy.residual_K(T0, jnp.asarray(p["targets"], jnp.float32), heat,
+                                       **extra))
+    return {"rms_K": float(np.sqrt(np.mean(r**2))), "max_K": float(np.max(np.abs(r))),
+            "solver_rms_K": float(np.sqrt(np.mean(ref**2)))}
 
 
 def _processor() -> str:
@@ -307,6 +327,11 @@ def format_report(r: Mapping[str, Any]) -> str:
                     f"{m['per_sample_max_K']['p95']:.1f} K); discharge centre within 5 K: "
                     f"{100 * d['share_centre_within_5K']:.1f} %; |err| <= 2 sigma: "
                     f"{100 * m['calibration']['share_within_2sigma']:.1f} %")
+        if "energy_balance" in m:
+            e = m["energy_balance"]
+            rows.append(f"  {'':13s} energy balance residual per macro step: RMS "
+                        f"{e['rms_K']:.3f} K, max {e['max_K']:.2f} K of mean temperature "
+                        f"(solver's fields: {e['solver_rms_K']:.4f} K)")
     if "speed" in r:
         s = r["speed"]
         rows.append(f"  speed vs solver (dt {s['solver_dt_s']:g} s, same accuracy): batch 1 "

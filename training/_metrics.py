@@ -18,7 +18,8 @@ TENSORBOARD_DIR = "tensorboard"
 # Metric key -> TensorBoard tag (grouped into sections); other numeric keys keep their name.
 TAGS = {"loss": "train/loss", "window": "train/rollout_window",
         "val_rollout_rmse_K": "validation/rollout_rmse_K",
-        "val_rollout_max_K": "validation/rollout_max_K", "seconds": "time/seconds"}
+        "val_rollout_max_K": "validation/rollout_max_K",
+        "val_energy_residual_K": "validation/energy_residual_K", "seconds": "time/seconds"}
 
 
 def tensorboard_available() -> bool:

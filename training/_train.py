@@ -5,6 +5,10 @@
 - Loss: mean squared error of every member's autoregressive rollout over the window, in units
   of the normalised macro-step increment (so a 1-step and a 4-step window weigh alike); the
   window length follows a curriculum (``curriculum``: [[fraction of training, steps], ...]).
+  Optional physics-informed term (``energy_weight`` > 0): the mean square of each predicted
+  macro step's discrete energy balance residual (heat content gained minus the heat that
+  entered through the faces, ``_energy``), in the same units. Validation always reports that
+  residual (``val_energy_residual_K``) when the dataset stores the boundary heat.
 - Optimiser: AdamW with linear warm-up and cosine decay, global-norm clipping (Optax).
 - Validation: full-passage rollouts of ``val_samples`` validation scenarios from t = 0 (RMSE in
   K); the best checkpoint is kept; training stops early after ``patience`` evaluations without
@@ -46,9 +50,17 @@ from models._checkpoint import (
     save_checkpoint,
 )
 
+from ._energy import EnergyBalance
 from ._metrics import MetricsLog
 from ._parallel import DataParallel, local_copy
-from .dataset import INPUT_FIELDS, Dataset, open_dataset
+from .dataset import (
+    INPUT_FIELDS,
+    SAMPLE_FIELDS,
+    TRAJECTORY_FIELDS,
+    Dataset,
+    cumulative_heat,
+    open_dataset,
+)
 
 DEFAULT_PARAMS = ("conductivity_scale", "capacity_scale", "material")
 
@@ -66,6 +78,7 @@ class TrainSettings:
     checkpoint_every: int = 250
     patience: int = 8
     val_samples: int = 64
+    energy_weight: float = 0.0
     seed: int = 0
 
     def rollout_steps(self, step: int) -> int:
@@ -92,6 +105,10 @@ def settings_from(cfg: Mapping[str, Any]) -> TrainSettings:
     if not (s.learning_rate > 0 and math.isfinite(s.learning_rate)):
         raise ConfigError(f"training.learning_rate={s.learning_rate} is invalid: expected a "
                           "positive number (2e-3 works for the default models)")
+    if not (s.energy_weight >= 0 and math.isfinite(s.energy_weight)):
+        raise ConfigError(f"training.energy_weight={s.energy_weight} is invalid: expected a "
+                          "number >= 0 (0 turns the energy-balance term off; 0.1 to 1 "
+                          "weighs it like the data term)")
     return s
 
 
@@ -113,7 +130,8 @@ def passage_batch(ds: Dataset, split: str, horizon: int, param_names: tuple[str,
                   limit: int | None = None) -> dict[str, np.ndarray]:
     """Full passages of a split cut into macro steps: T0 [n, *cells], inputs
     [n, S, horizon + 1, F, 3], targets [n, S, *cells] (S = (n_t - 1) // horizon)."""
-    d = ds.load(split)
+    fields = (*TRAJECTORY_FIELDS, *SAMPLE_FIELDS)
+    d = ds.load(split, (*fields, "boundary_heat") if ds.has_field("boundary_heat") else fields)
     if limit is not None:
         d = {k: (v[:limit] if k != "times" else v) for k, v in d.items()}
     n_t = d["temperature"].shape[1]
@@ -121,11 +139,16 @@ def passage_batch(ds: Dataset, split: str, horizon: int, param_names: tuple[str,
     u = _inputs(d)
     knots = horizon * np.arange(S)[:, None] + np.arange(horizon + 1)[None, :]
     cols = [ds.parameter_names.index(n) for n in param_names]
-    return {"T0": d["temperature"][:, 0], "inputs": u[:, knots],
-            "targets": d["temperature"][:, horizon * np.arange(1, S + 1)],
-            "params": d["params"][:, cols].astype(np.float32),
-            "discharge_time": d["discharge_time"], "sample": d["sample"],
-            "times": d["times"][horizon * np.arange(1, S + 1)]}
+    out = {"T0": d["temperature"][:, 0], "inputs": u[:, knots],
+           "targets": d["temperature"][:, horizon * np.arange(1, S + 1)],
+           "params": d["params"][:, cols].astype(np.float32),
+           "rows": d["params"], "cell_size": d["cell_size"],
+           "discharge_time": d["discharge_time"], "sample": d["sample"],
+           "times": d["times"][horizon * np.arange(1, S + 1)]}
+    if "boundary_heat" in d:  # heat in over each macro step (the energy balance)
+        out["heat"] = np.diff(cumulative_heat(d["boundary_heat"])[:, horizon * np.arange(S + 1)],
+                              axis=1).astype(np.float32)
+    return out
 
 
 def make_optimizer(s: TrainSettings) -> optax.GradientTransformation:
@@ -137,13 +160,21 @@ def make_optimizer(s: TrainSettings) -> optax.GradientTransformation:
 
 
 def make_train_step(graphdef: nnx.GraphDef, norm: Normalizer,
-                    tx: optax.GradientTransformation) -> Any:
-    """(state, opt_state, batch) -> (state, opt_state, loss); jit it with shardings."""
+                    tx: optax.GradientTransformation, energy: EnergyBalance | None = None,
+                    energy_weight: float = 0.0) -> Any:
+    """(state, opt_state, batch) -> (state, opt_state, loss); jit it with shardings. With
+    ``energy_weight`` > 0 the batch also holds the energy balance's inputs (``heat``,
+    ``material``, ``capacity_scale``, ``cell_volume``)."""
 
     def loss_fn(state: nnx.State, batch: Mapping[str, jax.Array]) -> jax.Array:
         pred = rollout(graphdef, state, norm, batch["state"], batch["inputs"], batch["params"])
         err = (pred - batch["targets"][None]) / norm.delta_scale
-        return jnp.mean(err**2)
+        loss = jnp.mean(err**2)
+        if energy is not None and energy_weight > 0:
+            r = energy.residual_K(batch["state"], pred, batch["heat"], batch["material"],
+                                  batch["capacity_scale"], batch["cell_volume"])
+            loss = loss + energy_weight * jnp.mean((r / norm.delta_scale) ** 2)
+        return loss
 
     def step(state: nnx.State, opt_state: Any, batch: Mapping[str, jax.Array]) -> Any:
         loss, grads = jax.value_and_grad(loss_fn)(state, batch)
@@ -166,16 +197,40 @@ def rollout_rmse(graphdef: nnx.GraphDef, state: nnx.State, norm: Normalizer,
     return float(np.sqrt(np.mean(err**2))), float(np.max(np.abs(err)))
 
 
+def energy_residual_rms(graphdef: nnx.GraphDef, state: nnx.State, norm: Normalizer,
+                        energy: EnergyBalance, passages: Mapping[str, np.ndarray]) -> float:
+    """RMS energy balance residual (K of mean temperature) of every member's full-passage
+    rollout steps."""
+
+    def rms(s: nnx.State, a: jax.Array, b: jax.Array, c: jax.Array, heat: jax.Array,
+            extra: dict[str, jax.Array]) -> jax.Array:
+        pred = rollout(graphdef, s, norm, a, b, c)
+        r = energy.residual_K(a, pred, heat, extra["material"], extra["capacity_scale"],
+                              extra["cell_volume"])
+        return jnp.sqrt(jnp.mean(r**2))
+
+    extra = energy.sample_arrays(passages["rows"], passages["cell_size"])
+    return float(jax.jit(rms)(state, jnp.asarray(passages["T0"], jnp.float32),
+                              jnp.asarray(passages["inputs"], jnp.float32),
+                              jnp.asarray(passages["params"]), jnp.asarray(passages["heat"]),
+                              extra))
+
+
 def _windows(ds: Dataset, horizon: int, steps: int, batch: int, seed: int,
-             cols: list[int]) -> Iterator[dict[str, np.ndarray]]:
+             cols: list[int], energy: EnergyBalance | None = None,
+             ) -> Iterator[dict[str, np.ndarray]]:
     epoch = 0
     while True:
         for w in ds.windows("train", horizon=horizon, steps=steps, batch_size=batch,
                             seed=seed * 100003 + epoch):
-            yield {"state": w["state"].astype(np.float32),
+            out = {"state": w["state"].astype(np.float32),
                    "inputs": w["inputs"].astype(np.float32),
                    "targets": w["targets"].astype(np.float32),
                    "params": w["params"][:, cols].astype(np.float32)}
+            if energy is not None:
+                out["heat"] = w["heat"]
+                out.update(energy.sample_arrays(w["params"], w["cell_size"]))
+            yield out
         epoch += 1
 
 
@@ -248,10 +303,15 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
         best = (meta.get("best_val_rmse_K", math.inf), meta.get("best_step", -1))
     # Data parallel: batch split over a 1D mesh of every device of every process, state
     # replicated.
+    # The energy balance: a loss term when energy_weight > 0, a validation metric whenever
+    # the dataset stores the boundary heat.
+    energy = (EnergyBalance.from_dataset(ds)
+              if settings.energy_weight > 0 or ds.has_field("boundary_heat") else None)
+    train_energy = energy if settings.energy_weight > 0 else None
     par = DataParallel()
     rep = par.replicated
-    step_fn = jax.jit(make_train_step(graphdef, norm, tx), donate_argnums=(0, 1),
-                      out_shardings=(rep, rep, rep))
+    step_fn = jax.jit(make_train_step(graphdef, norm, tx, train_energy, settings.energy_weight),
+                      donate_argnums=(0, 1), out_shardings=(rep, rep, rep))
     state = par.replicate(state)
     opt_state = par.replicate(opt_state)
     val = passage_batch(ds, "validation", horizon, param_names, settings.val_samples)
@@ -278,7 +338,8 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
         while step < settings.steps:
             r = settings.rollout_steps(step)
             if r not in streams:
-                streams[r] = _windows(ds, horizon, r, batch, settings.seed + r + step, cols)
+                streams[r] = _windows(ds, horizon, r, batch, settings.seed + r + step, cols,
+                                      train_energy)
             state, opt_state, loss = step_fn(state, opt_state, par.shard_batch(next(streams[r])))
             step += 1
             losses.append(float(loss))
@@ -287,10 +348,14 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
                 bar.set_postfix(loss=f"{losses[-1]:.3g}", window=r)
             last = step == settings.steps
             if step % settings.eval_every == 0 or last:
-                rmse, mx = rollout_rmse(graphdef, local_copy(state), norm, val)
+                here = local_copy(state)
+                rmse, mx = rollout_rmse(graphdef, here, norm, val)
                 row = {"step": step, "loss": float(np.mean(losses)), "window": r,
-                       "val_rollout_rmse_K": rmse, "val_rollout_max_K": mx,
-                       "seconds": time.perf_counter() - t0}
+                       "val_rollout_rmse_K": rmse, "val_rollout_max_K": mx}
+                if energy is not None:
+                    row["val_energy_residual_K"] = energy_residual_rms(graphdef, here, norm,
+                                                                       energy, val)
+                row["seconds"] = time.perf_counter() - t0
                 losses = []
                 history.append(row)
                 if log is not None:

@@ -71,6 +71,11 @@ class Dataset:
     def shard_files(self) -> list[Path]:
         return [self.path / shard_name(i) for i in range(self.num_shards)]
 
+    def has_field(self, name: str) -> bool:
+        """Whether the shards store ``name`` (older datasets may lack newer fields)."""
+        with h5py.File(self.shard_files()[0], "r") as f:
+            return name in f
+
     def _read_shard(self, i: int, fields: Sequence[str], code: int | None) -> dict[str, Any]:
         with h5py.File(self.path / shard_name(i), "r") as f:
             keep = slice(None) if code is None else np.flatnonzero(f["split"][()] == code)
@@ -138,7 +143,9 @@ class Dataset:
         Yields dicts: ``state`` [B, *cells] (start), ``targets`` [B, steps, *cells] (the field
         after each macro step), ``inputs`` [B, steps, horizon + 1, n_faces, 3] (gas
         temperature, exchange factor, h at the knots of each macro step), ``params``,
-        ``cell_size``, ``sample``, ``step`` (output index of ``state``).
+        ``cell_size``, ``sample``, ``step`` (output index of ``state``), and ``heat``
+        [B, steps] (J/m^2 or J/m: the heat that entered over each macro step, all faces) when
+        the dataset stores ``boundary_heat``.
         """
         n_t = len(self.times)
         span = horizon * steps
@@ -147,13 +154,16 @@ class Dataset:
                              f"horizon * steps < {n_t} (the stored output times)")
         code = self.split_code(split)
         rng = np.random.default_rng(seed)
-        fields = ("temperature", *INPUT_FIELDS, "params", "cell_size", "sample")
+        fields = ("temperature", *INPUT_FIELDS, "params", "cell_size", "sample",
+                  "boundary_heat")
         for _ in range(epochs):
             for i in rng.permutation(self.num_shards):
                 data = self._read_shard(int(i), fields, code)
                 n = len(data["sample"])
                 if n == 0:
                     continue
+                cum = (cumulative_heat(data["boundary_heat"]) if "boundary_heat" in data
+                       else None)
                 starts = n_t - span
                 flat = rng.permutation(n * starts)
                 stop = len(flat) - (len(flat) % batch_size if drop_last else 0)
@@ -164,6 +174,10 @@ class Dataset:
                     ends = k[:, None] + horizon * np.arange(1, steps + 1)[None, :]
                     knots = (k[:, None, None] + horizon * np.arange(steps)[None, :, None]
                              + np.arange(horizon + 1)[None, None, :])
+                    extra = {}
+                    if cum is not None:
+                        at = cum[s[:, None], np.concatenate([k[:, None], ends], axis=1)]
+                        extra["heat"] = np.diff(at, axis=1).astype(np.float32)
                     yield {
                         "state": data["temperature"][s, k],
                         "targets": data["temperature"][s[:, None], ends],
@@ -172,7 +186,15 @@ class Dataset:
                         "cell_size": data["cell_size"][s],
                         "sample": data["sample"][s],
                         "step": k,
+                        **extra,
                     }
+
+
+def cumulative_heat(boundary_heat: np.ndarray) -> np.ndarray:
+    """Heat in since t = 0 at every output time, all faces: ``boundary_heat``
+    [n, n_t - 1, n_faces] per interval -> [n, n_t] (float64)."""
+    total = boundary_heat.sum(axis=-1, dtype=np.float64)
+    return np.concatenate([np.zeros((len(total), 1)), np.cumsum(total, axis=1)], axis=1)
 
 
 def open_dataset(path: str | Path, verify: bool = False) -> Dataset:

@@ -14,7 +14,6 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 from flax import nnx
-from training_cases import tiny
 
 from engine import ConfigError
 from models import (
@@ -26,7 +25,7 @@ from models import (
     load_surrogate,
     rollout,
 )
-from training import generate, open_dataset
+from training import open_dataset
 from training._train import passage_batch, train
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,13 +57,6 @@ def test_network_shapes_and_dtypes(kind, cells, network):
     # of the residual form (small last layer): the step changes T by well under delta_scale.
     assert float(jnp.max(jnp.abs(out[0] - out[1]))) > 0
     assert float(jnp.max(jnp.abs(out - T))) < 3 * NORM.delta_scale
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    path = tmp_path_factory.mktemp("surrogate") / "ds"
-    generate(tiny(path, n_samples=24, n_extrapolation=4, num_shards=2, batch_size=8))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -215,6 +207,10 @@ def test_evaluation_report(trained, dataset):
     assert (trained[0] / "evaluation" / "report.json").is_file()
     assert (trained[0] / "evaluation" / "rollouts.png").is_file()
     assert "rollout RMSE" in format_report(report)
+    # The surrogate's steps do not balance their heat as well as the solver's fields.
+    e = t["energy_balance"]
+    assert e["solver_rms_K"] < 0.1 * e["rms_K"] and e["rms_K"] <= e["max_K"]
+    assert "energy balance residual" in format_report(report)
 
 
 @pytest.mark.parametrize(("model", "message"), [
