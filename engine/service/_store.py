@@ -271,7 +271,7 @@ def open_store(url: str) -> AbstractStore:
         ConfigError: (a ValueError) the url has none of the accepted forms.
         StoreError: the database cannot be opened or has a newer schema version.
     """
-    from ._store_sql import PostgresStore, SqliteStore
+    from ._store_backends import PostgresStore, SqliteStore
 
     if not isinstance(url, str):
         raise ConfigError(f"url={url!r} is invalid: expected a string, one of {_ACCEPTED}")
