@@ -41,19 +41,38 @@ class MetricsLog:
     def write(self, row: Mapping[str, Any]) -> None:
         with open(self.out / "metrics.jsonl", "a") as f:
             f.write(json.dumps(dict(row)) + "\n")
-        path = self.out / "metrics.csv"
-        new = not path.exists()
-        with open(path, "a", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(row))
-            if new:
-                w.writeheader()
-            w.writerow(row)
+        self._write_csv(self.out / "metrics.csv", row)
         if self._tb is not None:
             step = int(row["step"])
             for k, v in row.items():
                 if k != "step" and isinstance(v, int | float):
                     self._tb.add_scalar(TAGS.get(k, k), float(v), step)
             self._tb.flush()
+
+    @staticmethod
+    def _write_csv(path: Path, row: Mapping[str, Any]) -> None:
+        header: list[str] = []
+        if path.exists():
+            with open(path, newline="") as f:
+                header = next(csv.reader(f), [])
+        missing = [k for k in row if k not in header]
+        if header and missing:
+            # A new metric (a resumed run of an older version, or a new option): rewrite the
+            # file with the wider header; earlier rows get empty cells.
+            with open(path, newline="") as f:
+                rows = list(csv.DictReader(f))
+            tmp = path.with_suffix(".csv.tmp")
+            with open(tmp, "w", newline="") as f:
+                w = csv.DictWriter(f, fieldnames=header + missing)
+                w.writeheader()
+                w.writerows(rows)
+            tmp.replace(path)
+            header = header + missing
+        with open(path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=header or list(row), restval="")
+            if not header:
+                w.writeheader()
+            w.writerow(row)
 
     def close(self) -> None:
         if self._tb is not None:

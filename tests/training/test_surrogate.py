@@ -365,3 +365,21 @@ def test_two_processes_train_like_two_local_devices(dataset, tmp_path):
                           text=True, capture_output=True, timeout=300)
     assert more.returncode == 0, more.stderr
     assert "resumed from step 20" in more.stdout, more.stdout
+
+
+def test_metrics_csv_takes_a_new_column_on_resume(tmp_path):
+    # A run resumed by a newer version logs a metric the file's header lacks: the CSV is
+    # widened (earlier rows get empty cells), not broken, and the JSONL keeps every row.
+    import csv
+
+    from training._metrics import MetricsLog
+
+    MetricsLog(tmp_path, tensorboard=False).write({"step": 1, "loss": 0.5})
+    log = MetricsLog(tmp_path, tensorboard=False)
+    log.write({"step": 2, "loss": 0.4, "val_energy_residual_K": 0.3})
+    log.write({"step": 3, "loss": 0.3, "val_energy_residual_K": 0.2})
+    with open(tmp_path / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["step"] for r in rows] == ["1", "2", "3"]
+    assert [r["val_energy_residual_K"] for r in rows] == ["", "0.3", "0.2"]
+    assert len((tmp_path / "metrics.jsonl").read_text().splitlines()) == 3
