@@ -21,6 +21,8 @@ the data term already ties the rollout to the true trajectory.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -105,3 +107,12 @@ class EnergyBalance:
         n_cells = int(np.prod(T_start.shape[1:]))
         capacity = cell_volume * n_cells * self.mean_capacity  # J/K per m^2 (or per m)
         return (jnp.diff(E, axis=-1) - heat) / capacity[:, None]
+
+    def passage_residual_K(self, passages: Mapping[str, np.ndarray],
+                           fields: Any) -> jax.Array:
+        """The residual of full passages (``passage_batch``: T0, heat, dataset rows, cell sizes)
+        for ``fields`` [..., n, S, *cells] after each macro step."""
+        extra = self.sample_arrays(passages["rows"], passages["cell_size"])
+        return self.residual_K(jnp.asarray(passages["T0"], jnp.float32),
+                               jnp.asarray(fields, jnp.float32), jnp.asarray(passages["heat"]),
+                               **{k: jnp.asarray(v) for k, v in extra.items()})

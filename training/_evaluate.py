@@ -123,12 +123,8 @@ def energy_metrics(energy: EnergyBalance, p: Mapping[str, np.ndarray],
                    fields: np.ndarray) -> dict[str, float]:
     """Energy balance residual per macro step (K of mean temperature) of ``fields``
     [n, S, *cells] and, for reference, of the solver's own fields."""
-    extra = {k: jnp.asarray(v) for k, v in
-             energy.sample_arrays(p["rows"], p["cell_size"]).items()}
-    T0, heat = jnp.asarray(p["T0"], jnp.float32), jnp.asarray(p["heat"])
-    r = np.asarray(energy.residual_K(T0, jnp.asarray(fields, jnp.float32), heat, **extra))
-    ref = np.asarray(energy.residual_K(T0, jnp.asarray(p["targets"], jnp.float32), heat,
-                                       **extra))
+    r = np.asarray(energy.passage_residual_K(p, fields))
+    ref = np.asarray(energy.passage_residual_K(p, p["targets"]))
     return {"rms_K": float(np.sqrt(np.mean(r**2))), "max_K": float(np.max(np.abs(r))),
             "solver_rms_K": float(np.sqrt(np.mean(ref**2)))}
 

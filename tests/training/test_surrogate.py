@@ -121,7 +121,8 @@ def test_resume_continues_the_same_run(dataset, tmp_path):
 def test_early_stopping_waits_for_the_last_curriculum_window(dataset, tmp_path, monkeypatch):
     # Validation never improves after the first evaluation: the run must still train through
     # the short windows and stop only after `patience` evaluations on the final window.
-    monkeypatch.setattr("training._train.rollout_rmse", lambda *a: (1.0, 2.0))
+    monkeypatch.setattr("training._train.make_validator", lambda *a: lambda state: {
+        "val_rollout_rmse_K": 1.0, "val_rollout_max_K": 2.0})
     cfg = {**TRAIN, "steps": 80, "eval_every": 10, "checkpoint_every": 10, "patience": 2,
            "curriculum": [[0.0, 1], [0.7, 2]]}
     r = train(SMALL_MLP, cfg, dataset, tmp_path / "early")
