@@ -3,7 +3,7 @@
 PDE: ρc ∂T/∂t = k ∇²T on −L ≤ x, y ≤ L (L = 75 mm), −k ∂T/∂n = h (T − T∞) on all four faces,
 T = Tᵢ at t = 0; k = 35 W/(m·K), ρ = 7850 kg/m³, c = 650 J/(kg·K), h = 150 W/(m²·K),
 T∞ = 1250 °C, Tᵢ = 25 °C. Exact: T = T∞ + (Tᵢ − T∞) θ*_wall(x) θ*_wall(y)
-(`engine.analytic.rectangle_theta`).
+(`steeltwin.engine.analytic.rectangle_theta`).
 
 NumPy/SciPy baseline: vertex-centred finite volumes on a regular grid of `n_cells` cells across
 the full width, solved on the quarter (0 ≤ x, y ≤ L) by symmetry: nodes xᵢ = i Δx, i = 0..n/2,
@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 from scipy.sparse.linalg import splu
 
-from engine.analytic import rectangle_theta
+from steeltwin.engine.analytic import rectangle_theta
 
 HALF_WIDTH = 0.075  # m
 K, RHO, C = 35.0, 7850.0, 650.0  # W/(m·K), kg/m³, J/(kg·K)

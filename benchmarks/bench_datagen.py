@@ -35,9 +35,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
-from engine.apps import CONF_DIR  # noqa: E402
-from training import build_design, build_spec, generate  # noqa: E402
-from training._scenarios import make_batch_solver, perturbation  # noqa: E402
+from steeltwin.engine.apps import CONF_DIR  # noqa: E402
+from steeltwin.training import build_design, build_spec, generate  # noqa: E402
+from steeltwin.training._scenarios import make_batch_solver, perturbation  # noqa: E402
 
 from ._slab import scipy_newton_slab  # noqa: E402
 

@@ -94,7 +94,7 @@ class Server:
     def __init__(self, workdir: Path, max_batch: int, window_ms: float, cache: Path | None):
         self.dir, self.port = workdir, free_port()
         exe = Path(sys.executable).with_name("steeltwin-serve")
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "engine.apps.serve"]
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "steeltwin.engine.apps.serve"]
         self.cmd = [*cmd, f"serve.host={HOST}", f"serve.port={self.port}",
                     f"serve.database=sqlite:///{workdir}/st.db", f"serve.state_dir={workdir}",
                     f"serve.max_batch={max_batch}", f"serve.batch_window_ms={window_ms}",

@@ -31,10 +31,10 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-import engine as E  # noqa: E402
-from engine._stress_material import carbon_steel_mechanical  # noqa: E402
-from engine._stress_section import _section_elastic_jit  # noqa: E402
-from engine._stress_section_plastic import _section_plastic_jit  # noqa: E402
+from steeltwin import engine as E  # noqa: E402
+from steeltwin.engine._stress_material import carbon_steel_mechanical  # noqa: E402
+from steeltwin.engine._stress_section import _section_elastic_jit  # noqa: E402
+from steeltwin.engine._stress_section_plastic import _section_plastic_jit  # noqa: E402
 
 SIZE = 0.1  # m, side of the square section
 

@@ -31,7 +31,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import engine as E
 from benchmarks import _billet, _slab
 from benchmarks._search import (
     search_billet_fv,
@@ -42,7 +41,8 @@ from benchmarks._search import (
 )
 from benchmarks._skfem_billet import skfem_billet
 from benchmarks.roofline import memory_bandwidth_gbps
-from engine.analytic import rectangle_theta
+from steeltwin import engine as E
+from steeltwin.engine.analytic import rectangle_theta
 
 
 def _timed(fn: Callable[[], Any], repeats: int = 7, budget_s: float = 0.5) -> dict:

@@ -5,14 +5,14 @@
 - full cycle (forecast of every member + the analysis, one jitted call): 1, 30 and 1000
   slabs of 64 members, with the physics propagator (30 s cycle, one Crank-Nicolson step) with
   float64 members and with float32 members (``steeltwin-twin dtype=float32``: half the time; the
-  error it adds is measured by ``python -m engine.twin.experiment --dtype float32``) and,
-  when a trained model is given (``--model runs/train/mlp_slab``), the surrogate (its 600 s
+  error it adds is measured by ``python -m steeltwin.engine.twin.experiment --dtype float32``) and,
+  when a trained model is given (``--model outputs/train/mlp_slab``), the surrogate (its 600 s
   macro step per cycle).
 
 Timings are warm (compile excluded), ``block_until_ready``; writes
 ``benchmarks/results/twin_<platform>.json``.
 
-    python -m benchmarks.bench_twin [--model runs/train/mlp_slab] [--repeats 200]
+    python -m benchmarks.bench_twin [--model outputs/train/mlp_slab] [--repeats 200]
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import numpy as np
 
 jax.config.update("jax_enable_x64", True)
 
-from engine.twin import PhysicsPropagator, SurrogatePropagator, TwinConfig, enkf_update  # noqa: E402
-from engine.twin._cycle import cycle_function  # noqa: E402
-from engine.twin._slab import material_tables  # noqa: E402
+from steeltwin.engine.twin import PhysicsPropagator, SurrogatePropagator, TwinConfig, enkf_update  # noqa: E402
+from steeltwin.engine.twin._cycle import cycle_function  # noqa: E402
+from steeltwin.engine.twin._slab import material_tables  # noqa: E402
 
 
 def _times(fn, repeats: int) -> dict[str, float]:
@@ -90,7 +90,7 @@ def main() -> None:
     props = {f"physics_{d}": PhysicsPropagator(cells=24, step_seconds=30.0, n_knots=2, dt=30.0,
                                                dtype=d) for d in ("float64", "float32")}
     if args.model:
-        from models import load_surrogate
+        from steeltwin.models import load_surrogate
 
         props["surrogate"] = SurrogatePropagator(load_surrogate(args.model))
     for name, prop in props.items():

@@ -55,7 +55,14 @@ from ._stress_material import (
     constant_mechanical,
     stainless_steel_mechanical,
 )
-from ._stress_plate import PLATE_MODES, PlateHistory, PlateStress, plate_history, plate_stress
+from ._stress_plate import (
+    PLATE_MODES,
+    PlateHistory,
+    PlateStress,
+    plate_elastic,
+    plate_history,
+    plate_stress,
+)
 from ._stress_risk import StressRisk, stress_risk, utilisation
 from ._stress_section import SectionStress, section_stress
 from ._stress_section_plastic import SectionHistory, section_history
@@ -115,6 +122,7 @@ __all__ = [
     "mask_grid",
     "material_from_table",
     "plan_steps",
+    "plate_elastic",
     "plate_history",
     "plate_stress",
     "rectangle_mask",

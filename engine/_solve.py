@@ -162,13 +162,14 @@ def solve(scenario: Scenario, dt: Array | float, n_steps: int, save_every: int =
     Args:
         scenario: the physical case (traced).
         dt: time step, s (traced). Explicit schemes must respect :func:`stable_time_step`;
-            ``engine.simulate`` checks it (this function cannot raise on traced values).
+            ``steeltwin.engine.simulate`` checks it (this function cannot raise on traced values).
         n_steps: number of steps (static); must be a multiple of ``save_every``.
         save_every: steps between saved outputs (static).
         scheme: :class:`Scheme` (static).
 
     Returns:
-        A :class:`Trajectory`; check ``finite`` (``engine.simulate`` raises if it is False).
+        A :class:`Trajectory`; check ``finite`` (``steeltwin.engine.simulate`` raises if it is
+        False).
     """
     if n_steps % save_every:
         raise ValueError(f"n_steps={n_steps} must be a multiple of save_every={save_every}")

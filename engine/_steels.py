@@ -1,7 +1,8 @@
 """Built-in steels (EN 1993-1-2) and user property tables, as :class:`TabulatedMaterial`.
 
-EN 1993-1-2:2005 section 3.4 (carbon steel) and Annex C (austenitic stainless steel); formulas
-as collected in ``shared/reference/PHYSICS.md``. theta is in degC. The standard covers
+EN 1993-1-2:2005 (Eurocode 3, structural fire design), clause 3.4 (carbon steel: 3.4.1.2
+specific heat, 3.4.1.3 thermal conductivity, 3.2.2 density 7850 kg/m^3) and Annex C (austenitic
+stainless steel, C.3 thermal properties). theta is in degC. The standard covers
 20-1200 degC; outside that range the properties are held at their end values (a documented
 choice: furnaces charge below 20 degC in winter and overheat locally above 1200 degC).
 

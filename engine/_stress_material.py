@@ -1,6 +1,7 @@
 """Mechanical material for the thermal-stress models: E(T), nu, eps_th(T), f_y(T), hardening.
 
-Carbon steel follows EN 1993-1-2:2005 section 3.2 (``shared/reference/PHYSICS.md`` section 1):
+Carbon steel follows EN 1993-1-2:2005 clause 3.2 (mechanical properties; 3.4.1.1 thermal
+elongation):
 
 * thermal strain eps_th(T) = dl/l(theta) - dl/l(theta_ref), with the piecewise EC3 elongation
   (a plateau of 1.1e-2 between 750 and 860 degC: the alpha-gamma transformation shrinkage),
@@ -8,8 +9,8 @@ Carbon steel follows EN 1993-1-2:2005 section 3.2 (``shared/reference/PHYSICS.md
 * E(T) = E_20 k_E(theta), f_y(T) = f_y,20 k_y(theta) with k_E, k_y linearly interpolated in
   Table 3.1 (rows every 100 degC from 20 to 1200 degC).
 
-Stainless steel 1.4301 uses the Annex C elongation and the 1.4301 k_E / k_0.2p rows of
-PHYSICS.md section 2, with E_20 = 200 GPa and f_0.2p = 210 MPa (EN 1993-1-4 / EN 10088-2 minimum
+Stainless steel 1.4301 uses the EN 1993-1-2 Annex C elongation (C.3.1) and the 1.4301 k_E /
+k_0.2p rows of Table C.1, with E_20 = 200 GPa and f_0.2p = 210 MPa (EN 1993-1-4 / EN 10088-2 minimum
 for 1.4301 plate; grade-specific data should be supplied by the user).
 
 Documented choices:

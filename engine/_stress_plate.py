@@ -6,7 +6,8 @@ in-plane strain is a plane, eps(z) = a + b z (Kirchhoff). Elastically
 
     sigma(z) = E(z) / (1 - nu) * [a + b z - eps_th(z) - eps_p(z)]
 
-(Timoshenko & Goodier; Boley & Weiner; PHYSICS.md section 3). a and b follow from the edge
+(Timoshenko & Goodier, *Theory of Elasticity*, 3rd ed., McGraw-Hill 1970, ch. 13; Boley &
+Weiner, *Theory of Thermal Stresses*, Wiley 1960, ch. 9). a and b follow from the edge
 conditions of the chosen ``mode``:
 
 * ``free``: zero net force and moment, sum(sigma dz) = sum(sigma z dz) = 0;

@@ -7,7 +7,7 @@ import pytest
 from scipy.integrate import quad, solve_ivp
 from scipy.optimize import brentq
 
-from engine import analytic
+from steeltwin.engine import analytic
 
 BIOTS = [1e-3, 0.1, 1.0, 10.0, 1e3]
 

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine as e
-from engine.io import SCHEMA, SCHEMA_VERSION, read_result, result_arrays, write_result
+from steeltwin import engine as e
+from steeltwin.engine.io import SCHEMA, SCHEMA_VERSION, read_result, result_arrays, write_result
 
 
 def _run(grid: e.Grid, boundary: e.Boundary, scheme: str = "crank_nicolson",
@@ -53,7 +53,9 @@ def test_round_trip(tmp_path, slab_run):
     with h5py.File(path) as f:
         assert f["temperature"].chunks == (1, 6)
         assert f["temperature"].compression == "gzip"
-        assert all("units" in f[n].attrs for n in r["units"]) and "units" in f["config"].attrs
+        stored = [n.replace("coordinates/", "") for n in r["units"]]  # v2: axes at the root
+        assert all("units" in f[n].attrs for n in stored) and "units" in f["config"].attrs
+        assert [d[0].name for d in f["temperature"].dims] == ["/times", "/x"]
     assert [p.name for p in tmp_path.iterdir()] == ["r.h5"]  # no temporary file left
 
 
@@ -101,5 +103,35 @@ def test_read_rejects_other_files(tmp_path, slab_run):
     newer = write_result(tmp_path / "newer.h5", traj, scenario, CFG, SUMMARY)
     with h5py.File(newer, "a") as f:
         f.attrs["schema_version"] = SCHEMA_VERSION + 1
-    with pytest.raises(ValueError, match=r"has schema_version 2; .* upgrade steeltwin"):
+    with pytest.raises(ValueError,
+                       match=rf"has schema_version {SCHEMA_VERSION + 1}; .* upgrade steeltwin"):
         read_result(newer)
+
+
+def test_xarray_opens_the_result_with_named_dimensions(tmp_path):
+    """result.h5 ties every axis to a dimension scale: xarray (h5netcdf) and netCDF tools
+    see temperature(times, x, y) with its coordinates, faces and save intervals."""
+    xr = pytest.importorskip("xarray")
+    pytest.importorskip("h5netcdf")
+    from steeltwin.engine.apps import build_job, compose, run_simulation
+
+    job = build_job(compose(["experiment=billet_2d", "geometry.cells=[6,5]", "solver.t_end=600",
+                             "solver.dt=60", "solver.save_interval=300", "solver.iterations=1",
+                             "output.plots=false", "output.progress=false"]))
+    run_simulation(job, tmp_path)
+    with xr.open_dataset(tmp_path / "result.h5", engine="h5netcdf") as ds:
+        T = ds["temperature"]
+        assert T.dims == ("times", "x", "y") and T.shape == (3, 6, 5)
+        np.testing.assert_allclose(ds["times"], [0.0, 300.0, 600.0])
+        np.testing.assert_allclose(ds["x"], (np.arange(6) + 0.5) * 0.15 / 6)
+        assert ds["surface_temperature"].dims == ("times", "faces")
+        assert list(ds["faces"].values) == ["left", "right", "bottom", "top"]
+        assert ds["boundary_heat"].dims == ("intervals", "faces")
+        assert ds["mask"].dims == ("x", "y") and ds["cell_size"].dims == ("axes",)
+        assert T.attrs["units"] == "K" and ds["x"].attrs["units"] == "m"
+        # Label-based selection works as it would on any netCDF file.
+        assert float(T.sel(times=600.0).isel(x=0, y=0)) > float(T.sel(times=0.0).isel(x=0, y=0))
+    # The reader of the project gets the same numbers as before (axes as coordinates).
+    r = read_result(tmp_path / "result.h5")
+    np.testing.assert_allclose(r["coordinates"]["x"], (np.arange(6) + 0.5) * 0.15 / 6)
+    assert r["units"]["coordinates/x"] == "m" and r["mask"].dtype == bool

@@ -12,9 +12,9 @@ import h5py
 import numpy as np
 import pytest
 
-import engine as e
-from engine.apps import CONF_DIR, build_job, compose, run_simulation
-from engine.io import read_result
+from steeltwin import engine as e
+from steeltwin.engine.apps import CONF_DIR, build_job, compose, run_simulation
+from steeltwin.engine.io import read_result
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = CONF_DIR / "examples"
@@ -165,10 +165,11 @@ def test_bad_mask_file(tmp_path, content, message):
 
 
 def _cli(*args: str, cwd: Path, console_script: bool = False) -> subprocess.Popen[str]:
-    """``python -m engine.apps.simulate``, or what the ``steeltwin-simulate`` script runs."""
+    """``python -m steeltwin.engine.apps.simulate``, or what the ``steeltwin-simulate`` script
+    runs."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "HYDRA_FULL_ERROR": "0"}
-    entry = (["-c", "from engine.apps.simulate import main; main()"] if console_script
-             else ["-m", "engine.apps.simulate"])
+    entry = (["-c", "from steeltwin.engine.apps.simulate import main; main()"] if console_script
+             else ["-m", "steeltwin.engine.apps.simulate"])
     return subprocess.Popen([sys.executable, *entry, *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import engine as e
-from engine.apps import build_job, compose, run_simulation
-from engine.apps._stress import format_stress
-from engine.io import read_result
+from steeltwin import engine as e
+from steeltwin.engine.apps import build_job, compose, run_simulation
+from steeltwin.engine.apps._stress import format_stress
+from steeltwin.engine.io import read_result
 
 # A tiny furnace run of a 220 mm slab: a cold charge heated for 20 minutes.
 SLAB = ["geometry.cells=12", "solver.t_end=1200", "solver.dt=60", "solver.save_interval=120",

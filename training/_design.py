@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.stats import qmc
 
-from engine import ConfigError
+from steeltwin.engine import ConfigError
 
 SPLITS = ("train", "validation", "test", "extrapolation")
 DESIGNS = ("sobol", "lhs")

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine import ConfigError, TableSetMaterial
+from steeltwin.engine import ConfigError, TableSetMaterial
 
 from ._scenarios import MaterialTables, material_tables
 from .dataset import Dataset

@@ -37,14 +37,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine import crank_nicolson, solve
-from models import Surrogate, load_surrogate
-from models._checkpoint import CALIBRATION
+from steeltwin.engine import crank_nicolson, solve
+from steeltwin.models import Surrogate, load_surrogate
 
 from ._energy import EnergyBalance
 from ._generate import build_spec
+from ._passages import calibrate, passage_batch
 from ._scenarios import material_tables, perturbation, scenario_from_row
-from ._train import passage_batch
 from .dataset import Dataset, open_dataset
 
 CENTRE_TOL_K = 5.0
@@ -262,28 +261,6 @@ def plot_report(metrics: Mapping[str, Any], cells: tuple[int, ...], out: Path) -
     fig.savefig(path, dpi=110)
     paths.append(path)
     return paths
-
-
-def calibrate(run_dir: str | Path, data_path: str | Path, limit: int = 256,
-              write: bool = True) -> dict[str, Any]:
-    """Fit the spread multiplier on validation rollouts (not test): the factor that makes the
-    RMS ensemble spread equal the RMS error. Writes ``<run_dir>/calibration.json`` (unless
-    ``write`` is false: the other processes of a multi-host job, which must still load the
-    checkpoint with process 0, as Orbax synchronises every process on it)."""
-    sur = load_surrogate(run_dir)
-    sur.spread_scale = 1.0
-    ds = open_dataset(data_path)
-    cfg = sur.config
-    p = passage_batch(ds, "validation", cfg.horizon, cfg.param_names, limit)
-    members = np.asarray(sur.members(p["T0"], p["inputs"], p["params"]), np.float64)
-    err = members.mean(0) - p["targets"]
-    rms_sigma = float(np.sqrt(np.mean(members.std(0) ** 2)))
-    out = {"spread_scale": float(np.sqrt(np.mean(err**2)) / max(rms_sigma, 1e-9)),
-           "fitted_on": "validation", "scenarios": len(p["T0"]),
-           "rms_error_K": float(np.sqrt(np.mean(err**2))), "rms_spread_K": rms_sigma}
-    if write:
-        (Path(run_dir) / CALIBRATION).write_text(json.dumps(out, indent=1))
-    return out
 
 
 def evaluate(run_dir: str | Path, data_path: str | Path, out_dir: str | Path | None = None,

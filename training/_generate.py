@@ -27,8 +27,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from engine import ConfigError
-from engine.io import code_version
+from steeltwin.engine import ConfigError
+from steeltwin.engine.io import code_version
 
 from ._design import SPLITS, Design, make_design
 from ._index import build_index

@@ -16,6 +16,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from steeltwin.engine.io import attach, scale, write_header
+
 from ._store import (
     SCHEMA_VERSION,
     SHARD_SCHEMA,
@@ -28,6 +30,9 @@ from ._store import (
 
 INDEX = "index.json"
 VIRTUAL = "dataset.h5"
+VIRTUAL_SCHEMA = "steeltwin.dataset.virtual"
+# Attributes by which HDF5 ties a dataset to its dimension scales (references into one file).
+_SCALE_ATTRS = ("DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME")
 
 
 class DatasetError(ValueError):
@@ -84,14 +89,16 @@ def build_index(path: str | Path) -> dict[str, Any]:
 def _write_virtual(path: Path, index: dict[str, Any]) -> None:
     shards = index["shards"]
     with h5py.File(path / shards[0]["file"], "r") as f0:
-        specs = {name: (ds.shape[1:], ds.dtype, dict(ds.attrs)) for name, ds in f0.items()
-                 if isinstance(ds, h5py.Dataset) and name != "times"}
+        # Dimension-scale attributes hold references into the shard: leave them out.
+        specs = {name: (ds.shape[1:], ds.dtype,
+                        {k: v for k, v in ds.attrs.items() if k not in _SCALE_ATTRS})
+                 for name, ds in f0.items() if isinstance(ds, h5py.Dataset) and name != "times"}
         times = f0["times"][()]
     tmp = path / (VIRTUAL + ".partial")
     with h5py.File(tmp, "w", libver="latest") as out:
-        out.attrs["config_hash"] = index["config_hash"]
-        out.attrs["n_total"] = index["n_total"]
-        out.create_dataset("times", data=times).attrs["units"] = "s"
+        write_header(out, VIRTUAL_SCHEMA, SCHEMA_VERSION, config_hash=index["config_hash"],
+                     n_total=index["n_total"])
+        time_scale = scale(out, "times", times, "s", "output times")
         for name, (tail, dtype, attrs) in specs.items():
             layout = h5py.VirtualLayout(shape=(index["n_total"], *tail), dtype=dtype)
             for s in shards:
@@ -101,6 +108,8 @@ def _write_virtual(path: Path, index: dict[str, Any]) -> None:
             ds = out.create_virtual_dataset(name, layout, fillvalue=np.nan if dtype.kind == "f"
                                             else 0)
             ds.attrs.update(attrs)
+            if len(tail) >= 1 and tail[0] == len(times):
+                attach(ds, [None, time_scale, *([None] * (len(tail) - 1))])
     tmp.replace(path / VIRTUAL)
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from engine import ConfigError
+from steeltwin.engine import ConfigError
 
 _KEYS = ("coordinator_address", "num_processes", "process_id", "local_device_ids")
 

@@ -4,7 +4,7 @@
 so every scenario of a dataset has the same shapes and one compiled solver serves them all),
 the furnace zones, the parameter ranges, the time grid and the solver settings.
 ``scenario_from_row`` builds one Scenario from a parameter row and a row of gas-temperature
-noise; ``solve_rows`` vmaps it with ``engine.solve`` over a batch.
+noise; ``solve_rows`` vmaps it with ``steeltwin.engine.solve`` over a batch.
 
 The boundary of every scenario is given on the dataset's output grid (knots every
 ``output_interval`` seconds, linear in between): the zone schedule (set-points with linear
@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine import (
+from steeltwin.engine import (
     Boundary,
     ConfigError,
     Grid,
@@ -38,11 +38,11 @@ from engine import (
     carbon_steel,
     carbon_steel_mechanical,
     crank_nicolson,
+    plate_elastic,
     solve,
     stainless_steel,
     stainless_steel_mechanical,
 )
-from engine._stress_plate import plate_elastic
 
 from ._design import Parameter
 

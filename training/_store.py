@@ -31,7 +31,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from engine import ConfigError
+from steeltwin.engine import ConfigError
+from steeltwin.engine.io import put, scale, write_header
 
 SCHEMA = "steeltwin.dataset"
 SHARD_SCHEMA = "steeltwin.dataset.shard"
@@ -231,11 +232,9 @@ def write_shard(path: Path, index: int, manifest: Mapping[str, Any],
     tmp = path / (shard_name(index) + ".partial")
     try:
         with h5py.File(tmp, "w") as f:
-            f.attrs.update({"schema": SHARD_SCHEMA, "schema_version": SCHEMA_VERSION,
-                            "config_hash": manifest["config_hash"], "index": index,
-                            "start": start, "stop": stop})
-            f.create_dataset("times", data=np.asarray(manifest["times"]))
-            f["times"].attrs["units"] = "s"
+            write_header(f, SHARD_SCHEMA, SCHEMA_VERSION, config_hash=manifest["config_hash"],
+                         index=index, start=start, stop=stop)
+            times = scale(f, "times", np.asarray(manifest["times"]), "s", "output times")
             for name, value in arrays.items():
                 data = np.asarray(value)
                 if data.dtype.kind == "f" and name not in ("params", "cell_size",
@@ -244,11 +243,12 @@ def write_shard(path: Path, index: int, manifest: Mapping[str, Any],
                 # One chunk per sample (a training read takes whole trajectories) unless the
                 # per-sample part is tiny; gzip + shuffle, fletcher32 to catch bit rot.
                 chunks = (1, *data.shape[1:]) if data.ndim >= 2 and data[0].size >= 64 else None
-                ds = f.create_dataset(name, data=data, chunks=chunks or True,
-                                      compression="gzip", compression_opts=4, shuffle=True,
-                                      fletcher32=True)
-                ds.attrs["units"] = UNITS.get(name, "")
-                ds.attrs["description"] = FIELD_DOCS.get(name, "")
+                # [sample, time, ...] fields: the time axis tied to the times scale.
+                on_times = data.ndim >= 2 and data.shape[1] == len(times)
+                put(f, name, data, UNITS.get(name, ""), description=FIELD_DOCS.get(name, ""),
+                    dims=[None, times, *([None] * (data.ndim - 2))] if on_times else None,
+                    chunks=chunks or True, compression="gzip", compression_opts=4,
+                    shuffle=True, fletcher32=True)
             f["params"].attrs["names"] = manifest["parameter_names"]
             f["params"].attrs["param_units"] = [p["unit"] for p in manifest["parameters"]]
             f.flush()

@@ -40,28 +40,26 @@ import numpy as np
 import optax
 from flax import nnx
 
-from engine import ConfigError
-from engine.io import code_version
-from models import Envelope, Normalizer, SurrogateConfig, build_ensemble, rollout
-from models._checkpoint import (
+from steeltwin.engine import ConfigError
+from steeltwin.engine.io import code_version
+from steeltwin.models import (
     BEST,
+    Envelope,
+    Normalizer,
+    SurrogateConfig,
+    build_ensemble,
     checkpoint_manager,
     read_metadata,
     restore_training,
+    rollout,
     save_checkpoint,
 )
 
 from ._energy import EnergyBalance
 from ._metrics import MetricsLog
 from ._parallel import DataParallel, local_copy
-from .dataset import (
-    INPUT_FIELDS,
-    SAMPLE_FIELDS,
-    TRAJECTORY_FIELDS,
-    Dataset,
-    cumulative_heat,
-    open_dataset,
-)
+from ._passages import calibrate, passage_batch, stack_inputs
+from .dataset import INPUT_FIELDS, Dataset, open_dataset
 
 DEFAULT_PARAMS = ("conductivity_scale", "capacity_scale", "material")
 
@@ -113,43 +111,14 @@ def settings_from(cfg: Mapping[str, Any]) -> TrainSettings:
     return s
 
 
-def _inputs(data: Mapping[str, np.ndarray]) -> np.ndarray:
-    return np.stack([data[f] for f in INPUT_FIELDS], axis=-1)
-
-
 def fit_normalisation(ds: Dataset, param_names: tuple[str, ...], horizon: int,
                       ) -> tuple[Normalizer, Envelope]:
     train = ds.load("train", fields=("temperature", *INPUT_FIELDS, "params"))
     cols = [ds.parameter_names.index(n) for n in param_names]
     params = train["params"][:, cols]
-    inputs = _inputs(train)
+    inputs = stack_inputs(train)
     return (Normalizer.fit(train["temperature"], inputs, params, horizon),
             Envelope.fit(param_names, train["temperature"], inputs, params))
-
-
-def passage_batch(ds: Dataset, split: str, horizon: int, param_names: tuple[str, ...],
-                  limit: int | None = None) -> dict[str, np.ndarray]:
-    """Full passages of a split cut into macro steps: T0 [n, *cells], inputs
-    [n, S, horizon + 1, F, 3], targets [n, S, *cells] (S = (n_t - 1) // horizon)."""
-    fields = (*TRAJECTORY_FIELDS, *SAMPLE_FIELDS)
-    d = ds.load(split, (*fields, "boundary_heat") if ds.has_field("boundary_heat") else fields)
-    if limit is not None:
-        d = {k: (v[:limit] if k != "times" else v) for k, v in d.items()}
-    n_t = d["temperature"].shape[1]
-    S = (n_t - 1) // horizon
-    u = _inputs(d)
-    knots = horizon * np.arange(S)[:, None] + np.arange(horizon + 1)[None, :]
-    cols = [ds.parameter_names.index(n) for n in param_names]
-    out = {"T0": d["temperature"][:, 0], "inputs": u[:, knots],
-           "targets": d["temperature"][:, horizon * np.arange(1, S + 1)],
-           "params": d["params"][:, cols].astype(np.float32),
-           "rows": d["params"], "cell_size": d["cell_size"],
-           "discharge_time": d["discharge_time"], "sample": d["sample"],
-           "times": d["times"][horizon * np.arange(1, S + 1)]}
-    if "boundary_heat" in d:  # heat in over each macro step (the energy balance)
-        out["heat"] = np.diff(cumulative_heat(d["boundary_heat"])[:, horizon * np.arange(S + 1)],
-                              axis=1).astype(np.float32)
-    return out
 
 
 def make_optimizer(s: TrainSettings) -> optax.GradientTransformation:
@@ -376,8 +345,6 @@ def train(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any], data_path:
         if log is not None:
             log.close()
     if best[1] > 0:
-        from ._evaluate import calibrate
-
         calibrate(out, data_path, settings.val_samples, write=par.is_primary)
     return TrainReport(out, step, best[0], best[1], time.perf_counter() - t0, resumed,
                        stopped, history)

@@ -1,6 +1,6 @@
 """Read a dataset written by ``steeltwin-datagen``: arrays by split, and training pairs.
 
-    ds = open_dataset("data/slab")                 # checks every shard is complete
+    ds = open_dataset("outputs/datagen/slab")                 # checks every shard is complete
     test = ds.load("test")                         # dict of NumPy arrays (all shards)
     for batch in ds.pairs("train", horizon=3, batch_size=256, seed=0):
         batch["state"], batch["gas_temperature"], batch["next_state"]  # one training step

@@ -1,42 +1,38 @@
-"""Entry points (Hydra apps) and the library functions behind them.
+"""The command-line layer: the Hydra apps and the library functions behind them.
 
-``run_simulation(cfg_or_job, output_dir)`` is what ``steeltwin-simulate`` runs; ``build_job``,
-``build_scenario`` and ``build_settings`` turn a composed config into engine objects, raising
-``engine.ConfigError`` that names the key for any bad value. ``compose`` gives the config the
+Apps (console scripts): ``steeltwin-simulate`` (:mod:`.simulate`), ``steeltwin-datagen``
+(:mod:`.datagen`), ``steeltwin-train`` (:mod:`.train`), ``steeltwin-evaluate``
+(:mod:`.evaluate`), ``steeltwin-twin`` (:mod:`.twin`) and ``steeltwin-serve`` (:mod:`.serve`).
+This is the only layer that imports Hydra; the configs are turned into engine objects by the
+public config layer, :mod:`steeltwin.engine.config`.
+
+``run_simulation(cfg_or_job, output_dir)`` is what ``steeltwin-simulate`` runs and
+``run_replay(cfg, output_dir)`` what ``steeltwin-twin`` runs; ``compose`` gives the config an
 app would see, for notebooks and tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-from omegaconf import DictConfig
-
-from ._build import (
+from steeltwin.engine.config import (
     OutputOptions,
+    SimulateConfig,
     SimulationJob,
     build_job,
     build_scenario,
     build_settings,
     to_plain,
 )
+
+from ._entry import SUMMARY_FILE, EntryPoint
+from ._hydra import CONF_DIR, CONF_MODULE, CONFIG_PATH, compose, conf_file, register_configs
+from ._replay import run_replay
 from ._run import check_precision, run_simulation
-from ._schema import CONF_DIR, SimulateConfig, register_configs
+from ._stress import format_stress
 from ._summary import format_summary, summarize
 
-
-def compose(overrides: Sequence[str] = (), config_name: str = "simulate") -> DictConfig:
-    """The config ``steeltwin-simulate`` would run with these overrides (no Hydra run dir)."""
-    from hydra import compose as _compose
-    from hydra import initialize_config_dir
-
-    register_configs()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return _compose(config_name=config_name, overrides=list(overrides))
-
-
 __all__ = [
-    "CONF_DIR", "OutputOptions", "SimulateConfig", "SimulationJob", "build_job",
-    "build_scenario", "build_settings", "check_precision", "compose", "format_summary",
-    "register_configs", "run_simulation", "summarize", "to_plain",
+    "CONFIG_PATH", "CONF_DIR", "CONF_MODULE", "SUMMARY_FILE", "EntryPoint", "OutputOptions",
+    "SimulateConfig", "SimulationJob", "build_job", "build_scenario", "build_settings",
+    "check_precision", "compose", "conf_file", "format_stress", "format_summary",
+    "register_configs", "run_replay", "run_simulation", "summarize", "to_plain",
 ]

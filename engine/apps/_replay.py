@@ -24,18 +24,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from engine import ConfigError
-from engine.twin import Twin, TwinConfig, build_propagator, read_measurements_csv
-from engine.twin._predict import centre_of
+from steeltwin.engine import ConfigError
+from steeltwin.engine.config import build_scenario, to_plain
+from steeltwin.engine.io import atomic_file, plot_estimate, put, scale, strings, write_header
+from steeltwin.engine.twin import (
+    Twin,
+    TwinConfig,
+    build_propagator,
+    centre_of,
+    read_measurements_csv,
+)
 
-from ._build import build_scenario, to_plain
 from ._run import check_precision
 
 SCHEMA = "steeltwin.twin_estimate"
+SCHEMA_VERSION = 2  # 2: dimension scales, strings as UTF-8, accepted as int8
 def run_replay(cfg: DictConfig | Mapping[str, Any], output_dir: str | os.PathLike[str],
                plots: bool | None = None) -> dict[str, Any]:
     """Replay ``measurements.path`` through a twin of the config's scenario; write the files.
@@ -45,7 +51,8 @@ def run_replay(cfg: DictConfig | Mapping[str, Any], output_dir: str | os.PathLik
     """
     plain = to_plain(cfg)
     check_precision(str(plain.get("dtype", "float64")))
-    scenario = build_scenario(plain)
+    notes: list[str] = []
+    scenario = build_scenario(plain, notes)
     twin_cfg = TwinConfig(**plain["twin"])
     prop = build_propagator(plain["propagator"])
     m = plain.get("measurements", {})
@@ -82,8 +89,6 @@ def run_replay(cfg: DictConfig | Mapping[str, Any], output_dir: str | os.PathLik
     out.mkdir(parents=True, exist_ok=True)
     files = [_write(out / "estimate.h5", arrays, twin, readings, plain, state)]
     if plots if plots is not None else bool(plain.get("output", {}).get("plots", True)):
-        from engine.io._twin_plots import plot_estimate
-
         files.append(plot_estimate(out / "estimate.png", arrays, readings,
                                    dict(twin.log.rejected), title=twin.asset_id))
     summary = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
@@ -91,41 +96,36 @@ def run_replay(cfg: DictConfig | Mapping[str, Any], output_dir: str | os.PathLik
     summary["rejected"] = len(state["rejected"])
     summary["cycles"] = twin.cycle
     summary["files"] = [str(f) for f in files]
+    summary["warnings"] = notes
     return summary
 
 
 def _write(path: Path, a: Mapping[str, np.ndarray], twin: Twin, readings: list[Any],
            plain: Mapping[str, Any], state: Mapping[str, Any]) -> Path:
-    tmp = path.with_suffix(".h5.partial")
-    with h5py.File(tmp, "w") as f:
-        f.attrs["schema"], f.attrs["schema_version"] = SCHEMA, 1
-        f.attrs["config"] = OmegaConf.to_yaml(OmegaConf.create(dict(plain)))
-        f.attrs["propagator"] = type(twin.propagator).__name__
-        for key, value in state.items():
-            if isinstance(value, int | float | str):
-                f.attrs[f"final_{key}"] = value
-        def put(name: str, data: Any, units: str) -> None:
-            f.create_dataset(name, data=np.asarray(data)).attrs["units"] = units
-
-        put("times", a["times"], "s")
-        put("field_mean", a["field_mean"], "K")
-        put("field_std", a["field_std"], "K")
-        put("centre_mean", centre_of(a["field_mean"]), "K")
-        put("centre_std", centre_of(a["field_std"]), "K")
-        put("exchange_scale_mean", a["scale"], "1")
-        put("exchange_scale_std", a["scale_std"], "1")
-        put("initial_offset_mean", a["offset"], "K")
-        put("initial_offset_std", a["offset_std"], "K")
+    finals = {f"final_{k}": v for k, v in state.items() if isinstance(v, int | float | str)}
+    with atomic_file(path) as f:
+        write_header(f, SCHEMA, SCHEMA_VERSION, plain,
+                     propagator=type(twin.propagator).__name__, **finals)
+        times = scale(f, "times", a["times"], "s", "end of each assimilation cycle")
+        cells = scale(f, "cells", np.arange(a["field_mean"].shape[1]), "1",
+                      "cell index through the thickness, bottom to top")
+        faces = scale(f, "faces", strings(["bottom", "top"]), "", "face groups")
+        put(f, "field_mean", a["field_mean"], "K", dims=[times, cells])
+        put(f, "field_std", a["field_std"], "K", dims=[times, cells])
+        put(f, "centre_mean", centre_of(a["field_mean"]), "K", dims=[times])
+        put(f, "centre_std", centre_of(a["field_std"]), "K", dims=[times])
+        put(f, "exchange_scale_mean", a["scale"], "1", dims=[times, faces])
+        put(f, "exchange_scale_std", a["scale_std"], "1", dims=[times, faces])
+        put(f, "initial_offset_mean", a["offset"], "K", dims=[times])
+        put(f, "initial_offset_std", a["offset_std"], "K", dims=[times])
         g = f.create_group("readings")
         rej = twin.log.rejected
-        g.create_dataset("time", data=[r.time for r in readings]).attrs["units"] = "s"
-        g.create_dataset("value", data=[r.value for r in readings]).attrs["units"] = "K"
-        g.create_dataset("sensor", data=np.array([r.sensor for r in readings], dtype="S"))
-        g.create_dataset("id", data=np.array([r.id for r in readings], dtype="S"))
-        g.create_dataset("accepted", data=[r.id not in rej for r in readings])
-        g.create_dataset("reason", data=np.array([rej.get(r.id, "") for r in readings],
-                                                 dtype="S"))
-    os.replace(tmp, path)
+        put(g, "time", [r.time for r in readings], "s")
+        put(g, "value", [r.value for r in readings], "K")
+        put(g, "sensor", strings([r.sensor for r in readings]), "")
+        put(g, "id", strings([r.id for r in readings]), "")
+        put(g, "accepted", np.array([r.id not in rej for r in readings], np.int8), "1")
+        put(g, "reason", strings([rej.get(r.id, "") for r in readings]), "")
     return path
 
 

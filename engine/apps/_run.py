@@ -1,6 +1,6 @@
 """``run_simulation``: the library entry the app and the tests call (config or job in, files out).
 
-One run: build (or take) a :class:`SimulationJob`, integrate with :func:`engine.simulate`
+One run: build (or take) a :class:`SimulationJob`, integrate with :func:`steeltwin.engine.simulate`
 (optionally with a tqdm bar over simulated time), compute the thermal stress at the saved
 times when ``stress`` is on (``_stress``), summarise, and write ``result.h5`` and the
 plots into ``output_dir``. Precision is the caller's choice: a float64 job needs jax x64 on
@@ -20,10 +20,10 @@ import jax
 from omegaconf import DictConfig
 from tqdm.auto import tqdm
 
-from engine import ConfigError, plan_steps, simulate
-from engine.io import plot_result, result_arrays, write_result
+from steeltwin.engine import ConfigError, plan_steps, simulate
+from steeltwin.engine.config import SimulationJob, build_job
+from steeltwin.engine.io import plot_result, result_arrays, write_result
 
-from ._build import SimulationJob, build_job
 from ._stress import compute_stress, stress_summary
 from ._summary import summarize
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from engine import (
+from steeltwin.engine import (
     Grid,
     plate_history,
     plate_stress,
@@ -27,8 +27,7 @@ from engine import (
     section_stress,
     stress_risk,
 )
-
-from ._build_stress import StressJob
+from steeltwin.engine.config import StressJob
 
 MPA = 1e6
 _STRESS_2D = ("sxx", "syy", "sxy", "szz", "von_mises", "max_principal")

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.io import series
+from steeltwin.engine.io import series
 
 from ._stress import format_stress
 

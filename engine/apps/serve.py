@@ -4,7 +4,8 @@
     steeltwin-serve serve.port=9000 serve.database=postgresql://user@host/db
 
 Exit status: 0 stopped; 2 invalid config (nothing started); 1 anything else. The app is
-:func:`engine.service.create_app`; :func:`build_settings` turns the config into its settings.
+:func:`steeltwin.engine.service.create_app`; :func:`build_settings` turns the config into its
+settings.
 """
 
 from __future__ import annotations
@@ -20,19 +21,22 @@ import jax
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
-from engine import ConfigError
+from steeltwin.engine import ConfigError
+from steeltwin.engine.config import EXIT_CONFIG, to_plain
 
-from ._build import to_plain
-from ._entry import EXIT_CONFIG, EntryPoint
-from ._schema import CONF_DIR
+from ._entry import EntryPoint
+from ._hydra import CONFIG_PATH
 
-_entry = EntryPoint()
+_entry = EntryPoint(
+    "steeltwin-serve", "serve",
+    "serve the predict and twin APIs over HTTP (FastAPI under uvicorn), state in SQLite or "
+    "PostgreSQL")
 SERVER_KEYS = ("host", "port", "workers", "log_level")
 
 
 def build_settings(cfg: DictConfig | Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
     """``ServeSettings`` and the uvicorn options of a serve config (checked)."""
-    from engine.service import ServeSettings
+    from steeltwin.engine.service import ServeSettings
 
     plain = to_plain(cfg)
     serve = dict(plain.get("serve") or {})
@@ -53,12 +57,11 @@ def build_settings(cfg: DictConfig | Mapping[str, Any]) -> tuple[Any, dict[str, 
     return settings, server
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="serve", version_base="1.3")
+@hydra.main(config_path=CONFIG_PATH, config_name="serve", version_base="1.3")
 def app(cfg: DictConfig) -> None:
     _entry.started()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: "
                         "%(message)s")
-    logging.getLogger("jax").setLevel(logging.WARNING)
     if cfg.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
     cache = cfg.get("compile_cache")
@@ -68,15 +71,14 @@ def app(cfg: DictConfig) -> None:
     try:
         import uvicorn
 
-        from engine.service import create_app
+        from steeltwin.engine.service import create_app
 
         settings, server = build_settings(cfg)
         api = create_app(settings)
     except (ConfigError, OmegaConfBaseException, FileNotFoundError) as err:
-        print(f"steeltwin-serve: invalid config: {err}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
+        _entry.invalid(err)
     except ImportError as err:
-        print(f"steeltwin-serve: {err}; install the serving extra: pip install -e '.[serve]'",
+        print(f"steeltwin-serve: {err}; install the serving extra: pip install 'steeltwin[serve]'",
               file=sys.stderr)
         sys.exit(EXIT_CONFIG)
     key = api.state.service

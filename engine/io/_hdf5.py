@@ -1,14 +1,19 @@
 """The result file: a self-describing HDF5 layout for one simulated trajectory.
 
-Layout (schema ``steeltwin.result``, version 1; every dataset carries a ``units`` attribute):
+Layout (schema ``steeltwin.result``, version 2; every dataset carries a ``units`` attribute;
+the header and the writing go through :mod:`._h5file`, shared with datasets and twin files):
 
 ====================  ====================  =====================================================
 name                  shape                 contents
 ====================  ====================  =====================================================
-times                 [n_t]                 save times, s
-coordinates/x, y, z   [n_axis]              cell centres from the grid's minus edge, m
+times                 [n_t]                 save times, s (dimension scale ``times``)
+x, y, z               [n_axis]              cell centres from the grid's minus edge, m
+                                            (dimension scales; 1D has x only)
+intervals             [n_t - 1]             end of each save interval, s (dimension scale)
+faces                 [n_faces]             face-group names (dimension scale)
+axes                  [ndim]                axis names (dimension scale of ``cell_size``)
 cell_size             [ndim]                cell size per axis, m
-mask                  [*shape]              True for metal cells (all True for a plain box)
+mask                  [*shape]              1 for metal cells (all 1 for a plain box), int8
 temperature           [n_t, *shape]         field, K (chunked per time, gzip); non-metal cells
                                             hold meaningless values: use ``mask``
 surface_temperature   [n_t, n_faces]        mean face temperature per face group, K
@@ -17,10 +22,10 @@ heat_flux             [n_t, n_faces]        mean heat flux into the metal, W/m^2
 boundary_heat         [n_t - 1, n_faces]    heat in per face group per save interval
 enthalpy              [n_t]                 total enthalpy relative to 20 degC
 residual              [n_t - 1]             largest unconverged implicit residual per save
-                                            interval, K (``engine.Trajectory.residual``)
+                                            interval, K (``steeltwin.engine.Trajectory.residual``)
 face_area             [n_faces]             area of each face group
 config                scalar string         the resolved run config, YAML
-summary (group)       attributes            summary scalars (see ``engine.apps``)
+summary (group)       attributes            summary scalars (see ``steeltwin.engine.apps``)
 stress (group)        [n_t, *shape] each    only with ``stress`` on: thermal stress, Pa; slab:
                                             ``sigma`` (sigma_xx = sigma_yy); 2D: ``sxx``,
                                             ``syy``, ``sxy``, ``szz``, ``max_principal``; both:
@@ -35,12 +40,15 @@ Heat, enthalpy and area are per the grid's dimension: J, J and m^2 for 3D; J/m, 
 metre of length) for 2D; J/m^2, J/m^2 and 1 (per m^2 of slab) for 1D. Face-group datasets carry
 the attribute ``faces`` (names, e.g. bottom, top) and ``gas_temperature`` carries ``face_kinds``.
 Axes: the last axis is vertical (1D: x runs up through the slab thickness).
+
+Every array's axes are tied to the scales above (HDF5 dimension scales, the netCDF-4
+convention), so ``xarray.open_dataset("result.h5", engine="h5netcdf")`` gives
+``temperature`` with dimensions ``(times, x[, y[, z]])``. Version 1 files (axes in a
+``coordinates`` group, no scales) are still read by :func:`read_result`.
 """
 
 from __future__ import annotations
 
-import datetime
-import importlib.metadata
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -51,20 +59,16 @@ import jax.numpy as jnp
 import numpy as np
 import yaml
 
-from engine import Scenario, Trajectory, heat_balance
+from steeltwin.engine import Scenario, Trajectory, heat_balance
+
+from ._h5file import atomic_file, put, scale, strings, write_header
 
 SCHEMA = "steeltwin.result"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: axes, faces and intervals as dimension scales at the root
 AXES = ("x", "y", "z")
 _HEAT_UNITS = {1: ("J/m^2", "1"), 2: ("J/m", "m"), 3: ("J", "m^2")}
 _FACE_DATASETS = ("surface_temperature", "gas_temperature", "heat_flux", "boundary_heat")
-
-
-def code_version() -> str:
-    try:
-        return importlib.metadata.version("steeltwin")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+_SCALES_ONLY = ("intervals", "faces", "axes")  # dimension scales the v1 layout did not have
 
 
 def face_kinds(scenario: Scenario) -> list[str]:
@@ -125,62 +129,52 @@ def write_result(path: str | os.PathLike[str], trajectory: Trajectory, scenario:
         cfg_resolved: the resolved config as plain values (stored as YAML).
         summary: scalars (numbers, strings, booleans) stored as attributes of ``summary``.
         stress: optional stress mapping (arrays by name, ``units``, ``attrs``; see
-            ``engine.apps._stress``), stored as the ``stress`` group.
+            ``steeltwin.engine.apps.run_simulation``), stored as the ``stress`` group.
     """
     path = Path(path)
     arrays = result_arrays(trajectory, scenario)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs.update({
-                "schema": SCHEMA, "schema_version": SCHEMA_VERSION,
-                "code_version": code_version(),
-                "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-                "ndim": len(arrays["mask"].shape), "dtype": str(arrays["temperature"].dtype),
-            })
-            units = arrays["units"]
-            for name in ("times", "cell_size", "mask", "face_area", "enthalpy", "residual",
-                         *_FACE_DATASETS):
-                f.create_dataset(name, data=arrays[name])
-            for axis, x in arrays["coordinates"].items():
-                f.create_dataset(f"coordinates/{axis}", data=x)
-            T = arrays["temperature"]
-            f.create_dataset("temperature", data=T, chunks=(1, *T.shape[1:]),
-                             compression="gzip", compression_opts=4, shuffle=True)
-            for name, unit in units.items():
-                f[name].attrs["units"] = unit
-            for name in (*_FACE_DATASETS, "face_area"):
-                f[name].attrs["faces"] = _strings(arrays["faces"])
-            f["gas_temperature"].attrs["face_kinds"] = _strings(arrays["face_kinds"])
-            f["mask"].attrs["description"] = "True where the cell is metal"
-            f["coordinates"].attrs["description"] = "cell centres; the last axis is vertical"
-            cfg = f.create_dataset("config", data=yaml.safe_dump(dict(cfg_resolved),
-                                                                 sort_keys=False),
-                                   dtype=h5py.string_dtype())
-            cfg.attrs["units"] = ""
-            cfg.attrs["format"] = "yaml"
-            group = f.create_group("summary")
-            group.attrs.update({k: v for k, v in summary.items() if v is not None})
-            if stress is not None:
-                _write_stress(f, stress)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    units = arrays["units"]
+    with atomic_file(path) as f:
+        write_header(f, SCHEMA, SCHEMA_VERSION, cfg_resolved,
+                     ndim=len(arrays["mask"].shape), dtype=str(arrays["temperature"].dtype))
+        times = scale(f, "times", arrays["times"], "s", "save times")
+        intervals = scale(f, "intervals", arrays["times"][1:], "s",
+                          "end of each save interval (boundary_heat, residual)")
+        faces = scale(f, "faces", strings(arrays["faces"]), "", "face groups")
+        axes = scale(f, "axes", strings(AXES[:len(arrays["cell_size"])]), "", "grid axes")
+        space = [scale(f, a, x, "m", f"cell centres along {a} from the grid's minus edge")
+                 for a, x in arrays["coordinates"].items()]
+        T = arrays["temperature"]
+        put(f, "temperature", T, "K", dims=[times, *space], chunks=(1, *T.shape[1:]),
+            compression="gzip", compression_opts=4, shuffle=True,
+            description="cell temperatures; non-metal cells hold meaningless values: use mask")
+        put(f, "mask", arrays["mask"].astype(np.int8), "1", dims=space,
+            description="1 where the cell is metal")
+        put(f, "cell_size", arrays["cell_size"], "m", dims=[axes])
+        put(f, "enthalpy", arrays["enthalpy"], units["enthalpy"], dims=[times])
+        put(f, "residual", arrays["residual"], "K", dims=[intervals])
+        put(f, "face_area", arrays["face_area"], units["face_area"], dims=[faces])
+        for name in _FACE_DATASETS:
+            put(f, name, arrays[name], units[name],
+                dims=[intervals if name == "boundary_heat" else times, faces])
+            f[name].attrs["faces"] = strings(arrays["faces"])
+        f["face_area"].attrs["faces"] = strings(arrays["faces"])
+        f["gas_temperature"].attrs["face_kinds"] = strings(arrays["face_kinds"])
+        group = f.create_group("summary")
+        group.attrs.update({k: v for k, v in summary.items() if v is not None})
+        if stress is not None:
+            _write_stress(f, stress, [times, *space])
     return path
 
 
-def _write_stress(f: h5py.File, stress: Mapping[str, Any]) -> None:
+def _write_stress(f: h5py.File, stress: Mapping[str, Any], dims: list[h5py.Dataset]) -> None:
     group = f.create_group("stress")
     for name, unit in stress["units"].items():
         data = np.asarray(stress[name])
-        ds = group.create_dataset(name, data=data, chunks=(1, *data.shape[1:]),
-                                  compression="gzip", compression_opts=4, shuffle=True)
-        ds.attrs["units"] = unit
+        put(group, name, data, unit, dims=dims if data.shape == tuple(len(d) for d in dims)
+            else None, chunks=(1, *data.shape[1:]), compression="gzip", compression_opts=4,
+            shuffle=True)
     group.attrs.update(stress["attrs"])
-
-
-def _strings(values: list[str]) -> np.ndarray:
-    return np.array(values, dtype=h5py.string_dtype())
 
 
 def _text(value: Any) -> Any:
@@ -216,14 +210,20 @@ def read_result(path: str | os.PathLike[str]) -> dict[str, Any]:
         out: dict[str, Any] = {"attrs": attrs, "units": {}}
 
         def visit(name: str, node: Any) -> None:
-            if isinstance(node, h5py.Dataset) and name != "config":
+            if isinstance(node, h5py.Dataset) and name not in ("config", *_SCALES_ONLY):
                 out["units"][name] = _text(node.attrs.get("units"))
 
         f.visititems(visit)
         for name in ("times", "cell_size", "mask", "face_area", "temperature", "enthalpy",
                      "residual", *_FACE_DATASETS):
             out[name] = f[name][()]
-        out["coordinates"] = {a: f[f"coordinates/{a}"][()] for a in f["coordinates"]}
+        out["mask"] = out["mask"].astype(bool)
+        if "coordinates" in f:  # schema version 1: the axes in a group
+            out["coordinates"] = {a: f[f"coordinates/{a}"][()] for a in f["coordinates"]}
+        else:
+            out["coordinates"] = {a: f[a][()] for a in AXES if a in f}
+            for a in out["coordinates"]:
+                out["units"][f"coordinates/{a}"] = out["units"].pop(a)
         out["faces"] = _text(f["surface_temperature"].attrs["faces"])
         out["face_kinds"] = _text(f["gas_temperature"].attrs["face_kinds"])
         out["config_yaml"] = f["config"].asstr()[()]

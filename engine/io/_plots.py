@@ -8,7 +8,7 @@
 - ``stress.png`` (runs with ``stress`` on): slab: the through-thickness stress profile at a
   few times (including the worst and the last) beside the largest utilisation against time;
   2D: the von Mises field at the worst time beside the utilisation against time.
-All functions take the mapping of :func:`engine.io.read_result` (or ``result_arrays``).
+All functions take the mapping of :func:`steeltwin.engine.io.read_result` (or ``result_arrays``).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def plot_temperatures(result: Mapping[str, Any], path: str | os.PathLike[str],
     """Temperature histories (degC) against time (h); returns the PNG path.
 
     Args:
-        result: the mapping of :func:`engine.io.read_result`.
+        result: the mapping of :func:`steeltwin.engine.io.read_result`.
         path: PNG to write.
         title: figure title.
         gas_label: legend label of the gas temperature of exchange faces.
@@ -107,7 +107,8 @@ def _section(result: Mapping[str, Any], index: int) -> tuple[np.ndarray, np.ndar
 def plot_field(result: Mapping[str, Any], path: str | os.PathLike[str], title: str = "",
                n_snapshots: int = 3) -> Path:
     """Snapshots of a 2D field (3D: mid-plane) in degC: at the largest max - min of the field,
-    evenly after it, and at the end of the run (each with its own colour scale)."""
+    evenly after it, and at the end of the run, on one colour scale (one colour means one
+    temperature in every panel; each title gives the panel's own range)."""
     times = np.asarray(result["times"])
     n_t = len(times)
     s = series(result)
@@ -117,15 +118,18 @@ def plot_field(result: Mapping[str, Any], path: str | os.PathLike[str], title: s
     spacing = np.asarray(result["cell_size"]) * 1e3
     mask3 = np.asarray(result["mask"], bool)
     centre = centre_cells(mask3, np.asarray(result["cell_size"]))
-    fig = Figure(figsize=(4.3 * len(picks), 4.4), layout="constrained")
+    fig = Figure(figsize=(4.0 * len(picks) + 1.0, 4.4), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(picks)))
-    for ax, i in zip(axes, picks, strict=True):
-        T, mask, xa, ya = _section(result, i)
+    sections = [_section(result, i) for i in picks]
+    fields = [np.ma.masked_where(~mask, T - KELVIN) for T, mask, _, _ in sections]
+    vmin = float(min(f.min() for f in fields))
+    vmax = float(max(f.max() for f in fields))
+    im = None
+    for ax, i, (T, _mask, xa, ya), field in zip(axes, picks, sections, fields, strict=True):
         a0, a1 = (0, 2) if T.ndim == 2 and mask3.ndim == 3 else (0, 1)
-        field = np.ma.masked_where(~mask, T - KELVIN)
         extent = (0.0, T.shape[0] * spacing[a0], 0.0, T.shape[1] * spacing[a1])
         im = ax.imshow(field.T, origin="lower", extent=extent, cmap="inferno",
-                       interpolation="nearest")
+                       interpolation="nearest", vmin=vmin, vmax=max(vmax, vmin + 1e-6))
         if mask3.ndim == 2:
             cx, cy = np.nonzero(centre)
             ax.plot((cx + 0.5) * spacing[0], (cy + 0.5) * spacing[1], "+", color="cyan", ms=6)
@@ -133,7 +137,8 @@ def plot_field(result: Mapping[str, Any], path: str | os.PathLike[str], title: s
                      fontsize=10)
         ax.set_xlabel(f"{xa} (mm)")
         ax.set_ylabel(f"{ya} (mm)")
-        fig.colorbar(im, ax=ax, shrink=0.85, label="°C")
+    assert im is not None
+    fig.colorbar(im, ax=list(axes), shrink=0.85, label="°C (one scale for every panel)")
     if title:
         fig.suptitle(title + (" — mid-plane y" if mask3.ndim == 3 else ""), fontsize=10)
     path = Path(path)

@@ -29,7 +29,8 @@ def centre_cells(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
 
 
 def series(result: Mapping[str, Any]) -> dict[str, Any]:
-    """Derived series from a result mapping (the layout of :func:`engine.io.read_result`)."""
+    """Derived series from a result mapping (the layout of
+    :func:`steeltwin.engine.io.read_result`)."""
     T = np.asarray(result["temperature"], np.float64)
     mask = np.asarray(result["mask"], bool)
     n_t = T.shape[0]

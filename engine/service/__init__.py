@@ -1,6 +1,7 @@
 """steeltwin service: the predict and twin APIs over HTTP (FastAPI), durable and secure.
 
-``create_app(ServeSettings(...))`` gives the ASGI app; ``steeltwin-serve`` (``engine.apps.serve``)
+``create_app(ServeSettings(...))`` gives the ASGI app; ``steeltwin-serve``
+(``steeltwin.engine.apps.serve``)
 runs it with uvicorn from ``conf/serve.yaml``. See the modules: ``_app`` (start-up, errors,
 limits), ``_routes_*`` (the endpoints), ``_twins`` (durable twins), ``_predicting`` (the
 model, batched predictions), ``_batching`` (micro-batching), ``_store`` (SQLite/PostgreSQL),
@@ -11,7 +12,8 @@ model, batched predictions), ``_batching`` (micro-batching), ``_store`` (SQLite/
 from ._app import Service, create_app
 from ._auth import Principal, new_key
 from ._settings import ServeSettings
-from ._store import AbstractStore, open_store
+from ._store import AbstractStore
+from ._store_open import open_store
 
 __all__ = ["AbstractStore", "Principal", "ServeSettings", "Service", "create_app", "new_key",
            "open_store"]

@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from typing import Any
 
+from ._routes_twins import ingest
 from ._schemas import ReadingIn, SlabIn, TwinCreate
 from ._store import StoreConflict
 
@@ -27,15 +28,13 @@ DEFAULT_SLAB = {"thickness": 0.22, "initial_temperature": 25.0, "ramp_time": 300
 
 
 class ServiceSink:
-    """Implements ``PlantSink`` over a running :class:`~engine.service._app.Service`."""
+    """Implements ``PlantSink`` over a running :class:`~steeltwin.engine.service.Service`."""
 
     def __init__(self, service: Any, slab: dict[str, Any] | None = None) -> None:
         self.service = service
         self.slab = SlabIn.model_validate(slab or DEFAULT_SLAB)
 
     async def ingest(self, tenant: str, twin_id: str, readings: list[dict[str, Any]]) -> Any:
-        from ._routes_twins import ingest
-
         items = [ReadingIn.model_validate(r) for r in readings]
         return await ingest(self.service, tenant, twin_id, items)
 

@@ -30,20 +30,24 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from engine import ConfigError
-from engine.twin import TwinConfig
+from steeltwin.engine import ConfigError
+from steeltwin.engine.twin import TwinConfig
 
 from ._auth import KeyVerifier, hash_key, new_key
 from ._batching import MicroBatcher, Overloaded
 from ._metrics import Metrics
 from ._predicting import Predictor, build_service_propagator
-from ._schemas import ERROR_RESPONSES
+from ._routes_admin import router as admin_router
+from ._routes_oip import router as oip_router
+from ._routes_predict import router as predict_router
+from ._routes_twins import router as twins_router
+from ._schemas import ERROR_RESPONSES, VERSION
 from ._settings import ServeSettings
-from ._store import AbstractStore, ApiKeyRecord, StoreConflict, StoreError, open_store
+from ._store import AbstractStore, ApiKeyRecord, StoreConflict, StoreError
+from ._store_open import open_store
 from ._twins import NotFound, TwinManager
 
 log = logging.getLogger("steeltwin.service")
-VERSION = "1"
 
 
 class Service:
@@ -228,11 +232,6 @@ def create_app(settings: ServeSettings | None = None,
             path = getattr(route, "path", "unmatched")
             service.metrics.http.labels(request.method, path, str(status)).observe(
                 time.perf_counter() - t0)
-
-    from ._routes_admin import router as admin_router
-    from ._routes_oip import router as oip_router
-    from ._routes_predict import router as predict_router
-    from ._routes_twins import router as twins_router
 
     for r in (admin_router, predict_router, twins_router, oip_router):
         app.include_router(r)

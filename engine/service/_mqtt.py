@@ -44,7 +44,7 @@ from typing import Any
 import aiomqtt
 
 from .._errors import ConfigError
-from ..twin._measurements import MAX_ID_LENGTH, SENSORS
+from ..twin import MAX_ID_LENGTH, SENSORS
 from ._plant import (
     AbstractPlantAdapter,
     MqttConfig,

@@ -48,7 +48,7 @@ from dataclasses import MISSING
 from typing import Any, Protocol, TypeVar
 
 from .._errors import ConfigError, require
-from ..twin._measurements import MAX_ID_LENGTH, SENSORS
+from ..twin import MAX_ID_LENGTH, SENSORS
 
 _C = TypeVar("_C")
 UNITS = ("degC", "K", "degF")
@@ -181,7 +181,8 @@ class OpcUaSensor:
 
 @dataclasses.dataclass(frozen=True)
 class OpcUaConfig:
-    """OPC UA adapter settings (see :mod:`engine.service._opcua`); checked on construction.
+    """OPC UA adapter settings (see :mod:`steeltwin.engine.service._opcua`); checked on
+    construction.
 
     Args:
         endpoint: ``opc.tcp://host:port/path``.
@@ -226,7 +227,7 @@ class OpcUaConfig:
 
 @dataclasses.dataclass(frozen=True)
 class MqttConfig:
-    """MQTT adapter settings (see :mod:`engine.service._mqtt`); checked on construction.
+    """MQTT adapter settings (see :mod:`steeltwin.engine.service._mqtt`); checked on construction.
 
     Args:
         tenant: the tenant; the adapter subscribes to ``<topic_prefix>/<tenant>/...`` only.

@@ -18,10 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from engine import ConfigError, Scenario
-from engine.twin import AbstractPropagator, build_propagator
-from engine.twin._predict import Prediction, rollout_assets, summarise
-from engine.twin._propagator import BUCKETS
+from steeltwin.engine import ConfigError, Scenario
+from steeltwin.engine.twin import (
+    BUCKETS,
+    AbstractPropagator,
+    Prediction,
+    build_propagator,
+    experiment,
+    rollout_assets,
+    summarise,
+)
 
 from ._schemas import ModelInfo
 
@@ -105,7 +111,7 @@ class Predictor:
                 if self.metrics is not None:
                     for src in pred.provenance:
                         self.metrics.count_sources(src)
-                out.append((pred, len(scs)))  # type: ignore[arg-type]
+                out.append((pred, len(scs)))
             except Exception as err:
                 out.append(err)
         if self.metrics is not None:
@@ -115,9 +121,7 @@ class Predictor:
     def warmup(self, max_assets: int) -> None:
         """Compile the rollout for every batch bucket up to the assets of a full batch, for
         both step counts, and the summaries for one asset."""
-        from engine.twin.experiment import slab_scenario
-
-        sc = slab_scenario(cells=self.propagator.cells)
+        sc = experiment.slab_scenario(cells=self.propagator.cells)
         top = min(MAX_BATCH_ASSETS, max(max_assets, 1) * 4)
         for b in [b for b in BUCKETS if b <= top] or [1]:
             for n in self.step_buckets:

@@ -6,7 +6,7 @@ REST), so standard serving tooling can call it.
 W/(m^2 K)) and ``params`` [B, 4] (thickness m, conductivity and capacity multipliers,
 material index), datatype FP64 or FP32, ``data`` flat in row-major order (or nested);
 outputs ``mean`` and ``spread`` [B, n] (K) and ``source`` [B] (INT32, codes of
-``engine.twin.SOURCES``): one step of ``step_seconds``.
+``steeltwin.engine.twin.SOURCES``): one step of ``step_seconds``.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Path
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine import ConfigError
-from engine.twin import PARAM_NAMES, SOURCES
+from steeltwin.engine import ConfigError
+from steeltwin.engine.twin import PARAM_NAMES, SOURCES
 
 from ._deps import Reader, ServiceDep
+from ._schemas import VERSION
 
 router = APIRouter(prefix="/v2", tags=["open inference protocol"])
 MAX_ELEMENTS = 1 << 20
@@ -82,8 +83,6 @@ async def ready(service: ServiceDep) -> dict[str, bool]:
 
 @router.get("")
 async def server(service: ServiceDep, _: Reader) -> dict[str, Any]:
-    from ._app import VERSION
-
     return {"name": "steeltwin", "version": VERSION, "extensions": []}
 
 

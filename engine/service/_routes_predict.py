@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter
 
-from engine import ConfigError
-from engine.twin._predict import Prediction
+from steeltwin.engine import ConfigError, Scenario
+from steeltwin.engine.twin import Prediction
 
 from ._deps import Reader, ServiceDep
 from ._predicting import PredictJob
@@ -85,9 +85,11 @@ async def predict(body: PredictRequest, service: ServiceDep, _: Reader) -> Predi
                           f"{service.settings.max_assets} per request (serve.max_assets); "
                           "split the request")
     cells = service.propagator.cells
-    scs, ends = [], []
+    scs: list[Scenario] = []
+    ends: list[float] = []
+    notes: list[str] = []
     for i, slab in enumerate(body.assets):
-        scs.append(await asyncio.to_thread(slab_scenario, slab, cells, f"assets[{i}]"))
+        scs.append(await asyncio.to_thread(slab_scenario, slab, cells, f"assets[{i}]", notes))
         ends.append(residence(slab, f"assets[{i}]"))
     times = request_times(body, min(max(ends), service.settings.max_horizon_s), service)
     job = PredictJob(scs, times, "stress" in body.outputs)
@@ -95,4 +97,4 @@ async def predict(body: PredictRequest, service: ServiceDep, _: Reader) -> Predi
                                                        service.settings.request_timeout_s)
     assets = [asset_out(pred, i, body.outputs, body.temperature_unit) for i in range(len(scs))]
     return PredictResponse(model=service.model, units=units_of(body.temperature_unit),
-                           assets=assets, batch_size=batch)
+                           assets=assets, batch_size=batch, warnings=notes or None)

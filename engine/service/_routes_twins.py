@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Path, Query, Response
 
-from engine import ConfigError
-from engine.twin import advise_setpoints
+from steeltwin.engine import ConfigError
+from steeltwin.engine.twin import advise_setpoints
 
 from ._deps import Admin, Reader, ServiceDep, Writer
 from ._routes_predict import asset_out, units_of
@@ -63,9 +63,10 @@ async def record(service: Any, tenant: str, twin_id: str) -> TwinRecord:
 @router.post("", status_code=201, response_model=TwinInfo)
 async def create(body: TwinCreate, service: ServiceDep, who: Writer) -> TwinInfo:
     """A twin of a slab as charged (checked first; 409 if the id exists in the tenant)."""
-    rec = await asyncio.to_thread(service.twins.new_record, who.tenant, body)
+    notes: list[str] = []
+    rec = await asyncio.to_thread(service.twins.new_record, who.tenant, body, notes)
     await asyncio.to_thread(service.store.create_twin, rec)
-    return info(rec)
+    return info(rec).model_copy(update={"warnings": notes or None})
 
 
 @router.get("", response_model=TwinList)

@@ -1,20 +1,28 @@
 """A request's slab (``SlabIn``) as the engine's config, scenario and furnace zones.
 
 The slab goes through the same builder and checks as ``steeltwin-simulate``
-(``engine.apps._build.build_scenario``), so a value the app refuses the API refuses too, with
-the same message; the API prefixes the request path of the field (``assets[2].``).
+(``steeltwin.engine.config.build_scenario``, plausible ranges included), so a value the app
+refuses the API refuses too, with the same words; the config keys in the message are replaced
+by the request's fields (``geometry.thickness`` -> ``assets[2].thickness``).
 Temperatures are converted to degC (the config's unit), lengths to m, durations to s.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from engine import ConfigError, FurnaceZone, Scenario
-from engine.apps._build import build_scenario
+from steeltwin.engine import ConfigError, FurnaceZone, Scenario
+from steeltwin.engine.config import build_scenario
 
 from ._schemas import SlabIn, ZoneIn
 from ._units import length_m, temperature_c, time_s
+
+# Config keys of the slab config -> the request's field names (zones by name -> by index).
+_FIELDS = {"geometry.thickness": "thickness", "initial.temperature": "initial_temperature",
+           "boundary.ramp_time": "ramp_time", "material.conductivity_scale": "conductivity_scale",
+           "material.capacity_scale": "capacity_scale", "material.kind": "material"}
+_ZONE_KEY = re.compile(r"boundary\.zones\.([\w-]+)\.(\w+)")
 
 
 def zone_config(z: ZoneIn, where: str) -> dict[str, Any]:
@@ -44,17 +52,37 @@ def slab_config(slab: SlabIn, cells: int, where: str = "slab") -> dict[str, Any]
     }
 
 
-def slab_scenario(slab: SlabIn, cells: int, where: str = "slab") -> Scenario:
-    """The checked engine scenario of a slab (K, m, s)."""
+def request_words(message: str, slab: SlabIn, where: str) -> str:
+    """A config-layer message with the config keys (``geometry.thickness``) replaced by the
+    request's fields (``assets[0].thickness``): the same words as the CLI, the caller's names."""
+    names = {z.name: i for i, z in enumerate(slab.zones)}
+
+    def zone(m: re.Match[str]) -> str:
+        i = names.get(m.group(1))
+        return f"{where}.zones[{i}].{m.group(2)}" if i is not None else m.group(0)
+
+    message = _ZONE_KEY.sub(zone, message)
+    for key, field in _FIELDS.items():
+        message = re.sub(rf"(?<![\w.]){re.escape(key)}(?![\w])", f"{where}.{field}", message)
+    return message
+
+
+def slab_scenario(slab: SlabIn, cells: int, where: str = "slab",
+                  warnings: list[str] | None = None) -> Scenario:
+    """The checked engine scenario of a slab (K, m, s).
+
+    The config layer checks it (plausible ranges included: a thickness of 220 m is refused
+    with "a value in mm?", as on the command line); its messages name the request's fields.
+    Plausibility warnings (a temperature that looks like kelvin) go to ``warnings``."""
     plain = slab_config(slab, cells, where)
-    thickness = plain["geometry"]["thickness"]
-    if not 0.01 <= thickness <= 1.0:
-        raise ConfigError(f"{where}.thickness={thickness:g} m is invalid: expected a slab of "
-                          "0.01-1 m; check the value and its unit")
+    notes: list[str] = []
     try:
-        return build_scenario(plain)
+        scenario = build_scenario(plain, notes)
     except ConfigError as err:
-        raise ConfigError(f"{where}.{err}") from None
+        raise ConfigError(request_words(str(err), slab, where)) from None
+    if warnings is not None:
+        warnings.extend(request_words(n, slab, where) for n in notes)
+    return scenario
 
 
 def residence(slab: SlabIn, where: str = "slab") -> float:

@@ -23,6 +23,10 @@ Sensor = Literal["pyrometer_top", "pyrometer_bottom", "thermocouple", "gas_top",
 Output = Literal["summary", "field", "stress"]
 MAX_ASSETS, MAX_TIMES, MAX_READINGS, MAX_ZONES = 1024, 4096, 10000, 16
 
+VERSION = "1"  # the API version (OpenAPI info.version and the OIP server metadata)
+WARNINGS = ("possible but suspicious inputs, e.g. a temperature that looks like kelvin given "
+            "as degC (the same words as steeltwin-simulate's warnings)")
+
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -94,6 +98,7 @@ class PredictResponse(BaseModel):
     units: dict[str, str]
     assets: list[AssetPrediction]
     batch_size: int = Field(description="assets computed in the same compiled call")
+    warnings: list[str] | None = Field(default=None, description=WARNINGS)
 
 
 class TwinCreate(_Body):
@@ -113,6 +118,7 @@ class TwinInfo(BaseModel):
     charged_at: dt.datetime
     time_s: float | None = Field(None, description="the twin's clock (None: not loaded)")
     readings: int | None = None
+    warnings: list[str] | None = Field(default=None, description=WARNINGS)
 
 
 class TwinList(BaseModel):

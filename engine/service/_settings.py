@@ -7,7 +7,7 @@ import dataclasses
 import math
 from typing import Any
 
-from engine import ConfigError
+from steeltwin.engine import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,8 +45,6 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import ConfigError
-
 SCHEMA_VERSION = 1
 SCOPES = ("read", "write", "admin")
 
@@ -252,34 +250,3 @@ def redact_url(url: str) -> str:
     user = userinfo.rsplit("@", 1)[0].split(":", 1)[0] + "@" if userinfo else ""
     rest = re.sub(r"(?i)([?&])password=[^&#]*&?", r"\1", rest).replace("?#", "#")
     return scheme + user + rest.rstrip("?&")
-
-
-def open_store(url: str) -> AbstractStore:
-    """Open (and if needed create) the store at ``url``.
-
-    Args:
-        url: ``sqlite:///relative/path.db`` (relative to the working directory),
-            ``sqlite:////absolute/path.db`` (parent directories are created),
-            ``sqlite:///:memory:`` (private to this store; tests), or
-            ``postgresql://user[:password]@host:port/db`` (also ``postgres://``, with libpq
-            query options such as ``?options=-csearch_path%3Dmyschema``).
-
-    Returns:
-        The store, its tables created if missing.
-
-    Raises:
-        ConfigError: (a ValueError) the url has none of the accepted forms.
-        StoreError: the database cannot be opened or has a newer schema version.
-    """
-    from ._store_backends import PostgresStore, SqliteStore
-
-    if not isinstance(url, str):
-        raise ConfigError(f"url={url!r} is invalid: expected a string, one of {_ACCEPTED}")
-    if url.startswith("sqlite:///") and len(url) > len("sqlite:///"):
-        return SqliteStore(url, url[len("sqlite:///") :])
-    if url.startswith(("postgresql://", "postgres://")):
-        return PostgresStore(url)
-    raise ConfigError(
-        f"url={redact_url(url)!r} is invalid: expected one of {_ACCEPTED}; fix the store url "
-        "(four slashes before an absolute SQLite path)"
-    )

@@ -24,9 +24,17 @@ import time
 import uuid
 from typing import Any
 
-from engine import ConfigError
-from engine.twin import AbstractPropagator, Reading, Twin, TwinConfig, assimilate_many
-from engine.twin._measurements import make_reading
+from steeltwin.engine import ConfigError
+from steeltwin.engine.twin import (
+    TWIN_BUCKETS,
+    AbstractPropagator,
+    Reading,
+    Twin,
+    TwinConfig,
+    assimilate_many,
+    experiment,
+    make_reading,
+)
 
 from ._scenario import slab_scenario
 from ._schemas import ReadingIn, SlabIn, TwinCreate
@@ -78,9 +86,11 @@ class TwinManager:
         self._writer = concurrent.futures.ThreadPoolExecutor(1, "steeltwin-snapshots")
 
     # -- on the request thread (validation, store) ----------------------------------
-    def new_record(self, tenant: str, body: TwinCreate) -> TwinRecord:
-        """Validate a new twin (the scenario is built and checked) and its record."""
-        slab_scenario(body.slab, self.propagator.cells, "slab")
+    def new_record(self, tenant: str, body: TwinCreate,
+                   warnings: list[str] | None = None) -> TwinRecord:
+        """Validate a new twin (the scenario is built and checked) and its record; the
+        plausibility warnings of the slab go to ``warnings``."""
+        slab_scenario(body.slab, self.propagator.cells, "slab", warnings)
         when = body.charged_at or dt.datetime.now(dt.UTC)
         if when.tzinfo is None:
             raise ConfigError(f"charged_at={when.isoformat()!r} is invalid: expected an ISO 8601 "
@@ -245,12 +255,8 @@ class TwinManager:
         """Compile the assimilation cycle for every batch bucket up to ``max_batch`` twins and
         4 or 16 readings per twin and cycle, and the state report (throw-away twins; nothing
         is stored), so that traffic never waits for a compile of these shapes."""
-        from engine.twin import make_reading
-        from engine.twin._batch import TWIN_BUCKETS
-        from engine.twin.experiment import slab_scenario
-
         c = self.propagator.step_seconds
-        sc = slab_scenario(cells=self.propagator.cells)
+        sc = experiment.slab_scenario(cells=self.propagator.cells)
         for size in [b for b in TWIN_BUCKETS if b <= max(1, max_batch)]:
             for n in (2, 8):  # -> 4 and 16 slots
                 twins = [Twin(sc, self.propagator, self.twin_config, asset_id="warmup")

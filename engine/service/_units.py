@@ -4,7 +4,8 @@ A request states units explicitly, ``{"value": 812.3, "unit": "degC"}``, or give
 in the documented default unit of its field: temperatures degC, lengths m, durations s.
 Accepted units: temperatures degC (°C, C, celsius), K (kelvin), degF (°F, F, fahrenheit);
 lengths m, mm, cm, in (inch); durations s, min, h. Every conversion goes through pint (the
-registry of ``engine.twin._measurements``, shared, built once). Responses give temperatures in
+registry of ``steeltwin.engine.twin.unit_registry``, shared, built once). Responses give
+temperatures in
 the unit the caller asks for (``temperature_unit``, default degC) and say so in ``units``.
 """
 
@@ -15,8 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine import ConfigError
-from engine.twin._measurements import to_kelvin, to_metres, unit_registry
+from steeltwin.engine import ConfigError
+from steeltwin.engine.twin import to_kelvin, to_metres, unit_registry
 
 TEMPERATURE_UNITS = ("degC", "K", "degF")
 TIME_UNITS = {"s": "second", "min": "minute", "h": "hour"}

@@ -14,18 +14,22 @@ never imports this package. Public API:
 """
 
 from ._advisor import Advice, advise_setpoints, zone_boundary
-from ._batch import assimilate_many
+from ._batch import TWIN_BUCKETS, BatchMember, assimilate_many
 from ._enkf import enkf_analysis, enkf_update, inflate, innovation_gate
 from ._measurements import (
+    MAX_ID_LENGTH,
     SENSORS,
     MeasurementLog,
     Reading,
     make_reading,
     read_measurements_csv,
     to_kelvin,
+    to_metres,
+    unit_registry,
 )
-from ._predict import Prediction, predict
+from ._predict import Prediction, centre_of, predict, rollout_assets, summarise
 from ._propagator import (
+    BUCKETS,
     SOURCES,
     AbstractPropagator,
     GuardedPropagator,
@@ -37,12 +41,16 @@ from ._slab import MATERIAL_NAMES, PARAM_NAMES, knot_inputs, knot_times, scenari
 from ._twin import Twin, TwinConfig
 
 __all__ = [
+    "BUCKETS",
     "MATERIAL_NAMES",
+    "MAX_ID_LENGTH",
     "PARAM_NAMES",
     "SENSORS",
     "SOURCES",
+    "TWIN_BUCKETS",
     "AbstractPropagator",
     "Advice",
+    "BatchMember",
     "GuardedPropagator",
     "MeasurementLog",
     "PhysicsPropagator",
@@ -54,6 +62,7 @@ __all__ = [
     "advise_setpoints",
     "assimilate_many",
     "build_propagator",
+    "centre_of",
     "enkf_analysis",
     "enkf_update",
     "inflate",
@@ -63,7 +72,11 @@ __all__ = [
     "make_reading",
     "predict",
     "read_measurements_csv",
+    "rollout_assets",
     "scenario_params",
+    "summarise",
     "to_kelvin",
+    "to_metres",
+    "unit_registry",
     "zone_boundary",
 ]

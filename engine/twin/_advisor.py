@@ -1,7 +1,8 @@
 """Set-point advice: zone gas temperatures (and the soak time) that reach a discharge target.
 
 Gradient-based: the furnace schedule is built from the decision variables in JAX
-(:func:`zone_boundary`, the same zone shape as ``engine.furnace_boundary``: constant within a
+(:func:`zone_boundary`, the same zone shape as ``steeltwin.engine.furnace_boundary``: constant
+within a
 zone, linear ramps of ``ramp_time`` across zone boundaries), rolled out through the
 propagator's pure step function with ``lax.scan``, and differentiated with ``jax.grad``.
 Objective, minimised with Adam (Optax) and projected onto the bounds after every update:

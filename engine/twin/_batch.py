@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import jax.numpy as jnp
 import numpy as np
@@ -19,12 +19,37 @@ from jax import Array
 
 from .._errors import ConfigError
 from ._cycle import cycle_function
-from ._measurements import Reading
-from ._propagator import SOURCES
+from ._measurements import MeasurementLog, Reading
+from ._propagator import SOURCES, AbstractPropagator
 from ._slab import material_tables
 
-if TYPE_CHECKING:
-    from ._twin import Twin
+
+class BatchMember(Protocol):
+    """What ``assimilate_many`` needs of a twin (``Twin`` has it; stated here so that this
+    module does not import ``_twin``, whose methods call ``assimilate_many``)."""
+
+    propagator: AbstractPropagator
+    config: Any
+    dtype: Any
+    log: MeasurementLog
+    params: Any
+    snapshots: list[tuple[np.ndarray, np.ndarray] | None]
+    last_sources: list[str]
+
+    @property
+    def cycle_seconds(self) -> float: ...
+    @property
+    def cycle(self) -> int: ...
+    @property
+    def time(self) -> float: ...
+    @property
+    def fields(self) -> np.ndarray: ...
+    @property
+    def augmented(self) -> np.ndarray: ...
+    def base_inputs(self, k: int) -> np.ndarray: ...
+    def observations(self, k: int, m: int) -> tuple[dict[str, np.ndarray], list[Reading]]: ...
+    def _count(self, k: int) -> int: ...
+    def _rewind(self, t: float) -> None: ...
 
 # Twins per batched cycle run in chunks of these sizes: few compiled programs (each takes
 # seconds to compile) and no padding.
@@ -41,7 +66,7 @@ def _bucket(m: int) -> int:
     return size
 
 
-def assimilate_many(twins: Sequence[Twin], readings: Sequence[Sequence[Reading]],
+def assimilate_many(twins: Sequence[BatchMember], readings: Sequence[Sequence[Reading]],
                     until: float | None = None) -> list[dict[str, Any]]:
     """Add each twin's readings, then advance the twins together, one batched propagator
     call and one vmapped analysis per step (each twin its own next cycle, whatever its

@@ -70,7 +70,8 @@ class _FieldError(ConfigError):
 
 
 def _bad(pre: str, field: str, value: Any, expected: str, fix: str) -> _FieldError:
-    """The error of :func:`engine._errors.require`'s shape, plus the field for CSV errors."""
+    """The error of :func:`steeltwin.engine._errors.require`'s shape, plus the field for CSV
+    errors."""
     return _FieldError(field, f"{pre}{field}={value!r} is invalid: expected {expected}; {fix}")
 
 

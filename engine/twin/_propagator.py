@@ -6,7 +6,8 @@ source code per row (:data:`SOURCES`). Three implementations:
 
 - :class:`PhysicsPropagator`: the engine's finite-volume solver (Crank-Nicolson, EN 1993-1-2
   enthalpy form) over the step, the boundary linear between the knots;
-- :class:`SurrogatePropagator`: a trained ensemble (``models.Surrogate``), mean and spread;
+- :class:`SurrogatePropagator`: a trained ensemble (``steeltwin.models.Surrogate``), mean and
+spread;
 - :class:`GuardedPropagator`: the surrogate where its input lies inside the training envelope
   and its spread is small, else the physics solver, per row, with the reason recorded.
 
@@ -193,7 +194,9 @@ class SurrogatePropagator(AbstractPropagator):
         return params[:, list(self.columns)]
 
     def step_function(self) -> StepFunction:
-        from models import ensemble_step  # the twin layer may import models (ARCHITECTURE.md)
+        from steeltwin.models import (
+            ensemble_step,  # the twin layer sits above models (README: package layers)
+        )
 
         sur, cols = self.surrogate, list(self.columns)
         scale = float(sur.spread_scale)
@@ -281,7 +284,7 @@ def build_propagator(p: Mapping[str, Any]) -> Any:
         raise ConfigError(f"propagator.model={str(path)!r} is invalid: expected a "
                           "steeltwin-train run directory; train one (steeltwin-train) or use "
                           "propagator=physics")
-    from models import load_surrogate
+    from steeltwin.models import load_surrogate
 
     sur = SurrogatePropagator(load_surrogate(path))
     if kind == "surrogate":

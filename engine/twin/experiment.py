@@ -11,7 +11,7 @@ is the reference. Reported: centre-temperature RMSE after ``skip`` s for the twi
 loop, the estimated exchange factors at discharge, the share of (time, cell) points whose
 true temperature lies within the twin's +-2 sigma band, and which outliers were rejected.
 
-``python -m engine.twin.experiment [--out F.json] [--csv readings.csv]`` runs it.
+``python -m steeltwin.engine.twin.experiment [--out F.json] [--csv readings.csv]`` runs it.
 """
 
 from __future__ import annotations

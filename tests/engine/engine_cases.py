@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import engine as E
+from steeltwin import engine as E
 
 KELVIN = 273.15
 
@@ -100,7 +100,7 @@ def crossing_time(t: np.ndarray, y: np.ndarray, level: float) -> float:
     return float(t[i - 1] + (level - y[i - 1]) * (t[i] - t[i - 1]) / (y[i] - y[i - 1]))
 
 
-# --- EN 1993-1-2 carbon steel, written out again from shared/reference/PHYSICS.md so that the
+# --- EN 1993-1-2:2005 carbon steel (clauses 3.4.1.2, 3.4.1.3), written out again so that the
 # tests do not check the engine against itself. theta in degC; held outside 20-1200 degC.
 EC3_DENSITY = 7850.0
 

@@ -18,8 +18,8 @@ from engine_cases import (
     convection_box,
 )
 
-import engine as E
-from engine import analytic
+from steeltwin import engine as E
+from steeltwin.engine import analytic
 
 L = 0.1  # m, half-thickness
 N_CELLS = 200  # dx = 1 mm

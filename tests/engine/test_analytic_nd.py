@@ -18,8 +18,8 @@ from engine_cases import (
     convection_box,
 )
 
-import engine as E
-from engine import analytic
+from steeltwin import engine as E
+from steeltwin.engine import analytic
 
 H_CONV = 400.0  # W/(m^2 K): Bi = 1 across the 0.1 m half-width, 0.5 across 0.05 m.
 

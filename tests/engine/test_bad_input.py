@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine as E
-from engine import ConfigError
+from steeltwin import engine as E
+from steeltwin.engine import ConfigError
 
 
 def _slab_scenario(T0: float | np.ndarray = 300.0) -> E.Scenario:

@@ -8,8 +8,8 @@ import pytest
 from engine_cases import KELVIN, furnace_zones
 from scipy.optimize import brentq
 
-import engine as E
-from engine import analytic
+from steeltwin import engine as E
+from steeltwin.engine import analytic
 
 SIGMA = E.STEFAN_BOLTZMANN
 

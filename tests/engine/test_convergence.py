@@ -25,8 +25,8 @@ from engine_cases import (
     run_chunked,
 )
 
-import engine as E
-from engine import analytic
+from steeltwin import engine as E
+from steeltwin.engine import analytic
 
 L = 0.1
 ORDER_TOL = 0.2

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from engine_cases import FURNACE_END, energy_mismatch, furnace_zones
 
-import engine as E
+from steeltwin import engine as E
 
 REL_TOL = 1e-8  # measured: <= 8e-16 in every case below
 

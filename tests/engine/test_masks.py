@@ -9,7 +9,7 @@ import pytest
 from engine_cases import energy_mismatch
 from PIL import Image
 
-import engine as E
+from steeltwin import engine as E
 
 CELL = 0.01  # m
 # Different conditions on every face group, radiation on three of them: a wrong face-group

@@ -11,8 +11,8 @@ import yaml
 from engine_cases import KELVIN, ec3_conductivity, ec3_specific_heat
 from scipy.integrate import quad
 
-import engine as E
-from engine import _steels
+from steeltwin import engine as E
+from steeltwin.engine import _steels
 
 RHO = 7850.0
 

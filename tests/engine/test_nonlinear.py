@@ -27,7 +27,7 @@ from engine_cases import (
 from scipy import sparse
 from scipy.integrate import solve_ivp
 
-import engine as E
+from steeltwin import engine as E
 
 SIGMA = 5.670374419e-8
 THICKNESS = 0.22

@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 from engine_cases import FURNACE_END, energy_mismatch, furnace_zones
 
-import engine as E
+from steeltwin import engine as E
 
 SCHEME = E.crank_nicolson(3)
 

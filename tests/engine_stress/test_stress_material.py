@@ -6,14 +6,14 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine as E
-from engine._stress_material import (
+from steeltwin import engine as E
+from steeltwin.engine._stress_material import (
     K_FLOOR,
     carbon_steel_mechanical,
     constant_mechanical,
     stainless_steel_mechanical,
 )
-from engine._stress_plate import plate_stress
+from steeltwin.engine._stress_plate import plate_stress
 
 KELVIN = 273.15
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-import engine as E
-from engine._stress_material import constant_mechanical
-from engine._stress_section import section_stress
-from engine._stress_section_plastic import section_history
+from steeltwin import engine as E
+from steeltwin.engine._stress_material import constant_mechanical
+from steeltwin.engine._stress_section import section_stress
+from steeltwin.engine._stress_section_plastic import section_history
 
 YOUNG, NU, ALPHA, FY = 200e9, 0.3, 1e-5, 100e6
 GRID = E.box_grid((0.04, 0.04), (8, 8))

@@ -9,10 +9,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine as E
-from engine import analytic
-from engine._stress_material import carbon_steel_mechanical, constant_mechanical
-from engine._stress_plate import plate_history, plate_stress
+from steeltwin import engine as E
+from steeltwin.engine import analytic
+from steeltwin.engine._stress_material import carbon_steel_mechanical, constant_mechanical
+from steeltwin.engine._stress_plate import plate_history, plate_stress
 
 YOUNG, NU, ALPHA = 200e9, 0.3, 1.2e-5
 EB = YOUNG / (1 - NU)
@@ -52,7 +52,8 @@ def _parabolic_error(n: int) -> float:
     dT = 100.0
     T = 500.0 + dT * (2 * z / THICK) ** 2 + 300.0 * z
     out = plate_stress(jnp.asarray(T), grid, _const())
-    # Closed form (PHYSICS.md 3): sigma = E alpha/(1-nu) [-T + mean T + 12 z/h^3 int T z dz].
+    # Closed form (Timoshenko & Goodier, Theory of Elasticity, ch. 13):
+    # sigma = E alpha/(1-nu) [-T + mean T + 12 z/h^3 int T z dz].
     exact = EB * ALPHA * (-(T - 500.0 - 300.0 * z) + dT / 3.0)
     return float(np.max(np.abs(np.asarray(out.stress) - exact)) / (EB * ALPHA * dT))
 
@@ -182,7 +183,7 @@ def test_plate_bad_input() -> None:
 def test_thermal_trajectory_drives_the_plastic_plate() -> None:
     # End to end: cool a carbon-steel slab from 850 degC (engine.simulate), then the plastic
     # plate over the saved fields and the utilisation summary.
-    from engine._stress_risk import stress_risk
+    from steeltwin.engine._stress_risk import stress_risk
 
     grid = E.slab_grid(0.05, 16)
     faces = [E.FaceSpec(298.15, 300.0, 0.8)] * 2

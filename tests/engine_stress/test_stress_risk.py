@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine as E
-from engine._stress_material import carbon_steel_mechanical
-from engine._stress_risk import stress_risk
+from steeltwin import engine as E
+from steeltwin.engine._stress_material import carbon_steel_mechanical
+from steeltwin.engine._stress_risk import stress_risk
 
 
 def test_worst_point_time_and_alert() -> None:

@@ -7,11 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine as E
-from engine._stress_fem import elastic_stress, geometry, operators
-from engine._stress_material import carbon_steel_mechanical, constant_mechanical
-from engine._stress_plate import plate_stress
-from engine._stress_section import _section_elastic_jit, section_stress
+from steeltwin import engine as E
+from steeltwin.engine._stress_fem import elastic_stress, geometry, operators
+from steeltwin.engine._stress_material import carbon_steel_mechanical, constant_mechanical
+from steeltwin.engine._stress_plate import plate_stress
+from steeltwin.engine._stress_section import _section_elastic_jit, section_stress
 
 YOUNG, NU, ALPHA = 200e9, 0.3, 1.2e-5
 MAT = constant_mechanical(YOUNG, NU, ALPHA)

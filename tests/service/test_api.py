@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.service import ServeSettings, create_app, new_key, open_store
-from engine.service._scenario import slab_scenario
-from engine.service._schemas import SlabIn
-from engine.twin import predict as engine_predict
+from steeltwin.engine.service import ServeSettings, create_app, new_key, open_store
+from steeltwin.engine.service._scenario import slab_scenario
+from steeltwin.engine.service._schemas import SlabIn
+from steeltwin.engine.twin import predict as engine_predict
 
 SLAB = {"thickness": {"value": 200, "unit": "mm"}, "initial_temperature": 20.0,
         "zones": [{"name": "preheat", "gas_temperature": 1000, "duration": 1800},
@@ -96,6 +96,38 @@ def test_predict_equals_the_engine_and_converts_units(served):
     assert len(a["stress_MPa"][1]) == svc.propagator.cells and a["max_utilisation"] > 0
     # A free plate's stress integrates to zero through the thickness (self-equilibrated).
     assert abs(np.mean(a["stress_MPa"][1])) < 1e-6 * np.max(np.abs(a["stress_MPa"][1]))
+
+
+def test_plausibility_has_the_cli_words_with_the_request_fields(served):
+    """The thickness and kelvin mistakes get the same words as steeltwin-simulate
+    (tests/test_plausibility.py), naming the request's fields."""
+    client, admin, _ = served
+    r = client.post("/v1/predict", json={"assets": [{**SLAB, "thickness": 220}]}, headers=admin)
+    assert r.status_code == 422, r.text
+    assert ("assets[0].thickness=220 m is outside 0.01-1 m for a slab thickness: a value in mm? "
+            "220 mm = 0.22 m") in r.json()["detail"]
+    hot = {**SLAB, "initial_temperature": 1173.15,
+           "zones": [SLAB["zones"][0], {**SLAB["zones"][1], "gas_temperature": 1523.15}]}
+    r = client.post("/v1/predict", json={"assets": [SLAB, hot]}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert r.json()["warnings"] == [
+        "assets[1].zones[1].gas_temperature=1523.15 degC looks like a temperature in K "
+        "(1523.15 K = 1250 degC); temperatures in the config are in degC: set "
+        "assets[1].zones[1].gas_temperature=1250 if that was meant",
+        "assets[1].initial_temperature=1173.15 degC looks like a temperature in K (1173.15 K = "
+        "900 degC); temperatures in the config are in degC: set "
+        "assets[1].initial_temperature=900 if that was meant"]
+    assert "warnings" not in client.post("/v1/predict", json={"assets": [SLAB]},
+                                         headers=admin).json()
+    # Kelvin stated as kelvin is no mistake.
+    ok = {**SLAB, "initial_temperature": {"value": 1173.15, "unit": "K"}}
+    assert "warnings" not in client.post("/v1/predict", json={"assets": [ok]},
+                                         headers=admin).json()
+    created = client.post("/v1/twins", json={"slab": {**SLAB, "initial_temperature": 293.15}},
+                          headers=admin)
+    assert created.status_code == 201, created.text
+    assert created.json()["warnings"][0].startswith(
+        "slab.initial_temperature=293.15 degC looks like a temperature in K (293.15 K = 20 degC)")
 
 
 def test_bad_input_is_refused_with_the_field_and_nothing_breaks(served):

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from engine.service._batching import MicroBatcher, Overloaded
+from steeltwin.engine.service._batching import MicroBatcher, Overloaded
 
 
 def run(coro):

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.service import ServeSettings, create_app, open_store
+from steeltwin.engine.service import ServeSettings, create_app, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 SLAB = {"zones": [{"name": "preheat", "gas_temperature": 1100, "duration": 3600},
@@ -31,7 +31,7 @@ def free_port() -> int:
 
 
 def start_server(tmp: Path, port: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "engine.apps.serve", f"serve.port={port}",
+    cmd = [sys.executable, "-m", "steeltwin.engine.apps.serve", f"serve.port={port}",
            f"serve.database=sqlite:///{tmp / 'st.db'}", f"serve.state_dir={tmp}",
            "serve.warmup=false", "serve.log_level=warning", f"hydra.run.dir={tmp / 'hydra'}"]
     with open(tmp / f"server-{port}.log", "ab") as log:  # the child keeps its own copy

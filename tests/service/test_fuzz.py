@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from engine.service import ServeSettings, create_app
+from steeltwin.engine.service import ServeSettings, create_app
 
 MAX_EXAMPLES = 20  # per operation: the file takes about 50 s on 2 cores, mostly compiling
 FUZZ = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,

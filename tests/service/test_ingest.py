@@ -15,7 +15,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.service import ServeSettings, create_app
+from steeltwin.engine.service import ServeSettings, create_app
 
 SLAB = {"zones": [{"name": "heat", "gas_temperature": 1200, "duration": 7200}]}
 CHARGED = dt.datetime(2026, 5, 4, 6, 0, tzinfo=dt.UTC)

@@ -20,9 +20,9 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from engine._errors import ConfigError
-from engine.service._mqtt import MAX_PAYLOAD, MqttAdapter, mqtt_config
-from engine.service._plant import MqttConfig
+from steeltwin.engine._errors import ConfigError
+from steeltwin.engine.service._mqtt import MAX_PAYLOAD, MqttAdapter, mqtt_config
+from steeltwin.engine.service._plant import MqttConfig
 
 HOST, PORT = "127.0.0.1", 1883
 STAMP = "2025-03-01T08:00:00+00:00"

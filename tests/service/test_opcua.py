@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from asyncua import Node, Server, ua
 
-from engine._errors import ConfigError
-from engine.service._opcua import OpcUaAdapter, opcua_config
-from engine.service._plant import OpcUaConfig, OpcUaSensor
+from steeltwin.engine._errors import ConfigError
+from steeltwin.engine.service._opcua import OpcUaAdapter, opcua_config
+from steeltwin.engine.service._plant import OpcUaConfig, OpcUaSensor
 
 NS = "urn:steeltwin:test"
 T0 = dt.datetime(2025, 3, 1, 8, 0, 0, 250000, tzinfo=dt.UTC)

@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from engine._errors import ConfigError
-from engine.service._store import (
+from steeltwin.engine._errors import ConfigError
+from steeltwin.engine.service import open_store
+from steeltwin.engine.service._store import (
     AbstractStore,
     ApiKeyRecord,
     AppendResult,
@@ -30,10 +31,9 @@ from engine.service._store import (
     StoreConflict,
     StoreError,
     TwinRecord,
-    open_store,
     redact_url,
 )
-from engine.twin._measurements import make_reading
+from steeltwin.engine.twin._measurements import make_reading
 
 REPO = Path(__file__).resolve().parents[2]
 T, W = "acme", "slab-1"  # tenant, twin
@@ -300,8 +300,8 @@ def test_concurrent_overlapping_appends_store_each_id_once(store_url: str):
 
 _WRITER = """
 import sys
-from engine.service._store import open_store
-from engine.twin._measurements import make_reading
+from steeltwin.engine.service import open_store
+from steeltwin.engine.twin._measurements import make_reading
 
 store = open_store(sys.argv[1])
 i = 0

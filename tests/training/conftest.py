@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from training_cases import tiny
 
-from training import generate
+from steeltwin.training import generate
 
 
 @pytest.fixture(scope="module")

@@ -21,11 +21,11 @@ import pytest
 import yaml
 from training_cases import ZONES, tiny
 
-import engine as E
-from engine import ConfigError
-from engine._schemes import CONSERVATIVE_UPDATE_LIMIT
-from engine.apps import CONF_DIR
-from training import DatasetError, _store, generate, open_dataset, validate
+from steeltwin import engine as E
+from steeltwin.engine import ConfigError
+from steeltwin.engine._schemes import CONSERVATIVE_UPDATE_LIMIT
+from steeltwin.engine.apps import CONF_DIR
+from steeltwin.training import DatasetError, _store, generate, open_dataset, validate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -144,7 +144,7 @@ def test_resume_after_a_crash(reference, tmp_path):
     path = tmp_path / "crash"
     cfg = tiny(path, num_shards=8, batch_size=2)
     script = (f"import jax; jax.config.update('jax_enable_x64', True)\n"
-              f"from training import generate\ngenerate({cfg!r})\n")
+              f"from steeltwin.training import generate\ngenerate({cfg!r})\n")
     proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
@@ -224,7 +224,7 @@ def test_unwritable_path_is_a_clear_error(tmp_path):
 
 
 def _cli(*args, cwd, env=None):
-    return subprocess.run([sys.executable, "-m", "training.datagen", *args], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "steeltwin.engine.apps.datagen", *args], cwd=cwd,
                           env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
                           capture_output=True, text=True, timeout=600)
 
@@ -261,7 +261,7 @@ def test_batches_spread_over_several_devices(reference, tmp_path):
     path = tmp_path / "devices"
     script = ("import jax; jax.config.update('jax_enable_x64', True)\n"
               "assert len(jax.devices()) == 2, jax.devices()\n"
-              f"from training import generate\ngenerate({tiny(path)!r})\n")
+              f"from steeltwin.training import generate\ngenerate({tiny(path)!r})\n")
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
            "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
@@ -298,8 +298,8 @@ def test_section_2d_dataset(tmp_path):
 
 def test_manifest_rebuilds_the_same_scenarios(reference):
     """The manifest's config alone reproduces the stored data (zone order kept)."""
-    from training import build_spec
-    from training._scenarios import make_batch_solver, perturbation
+    from steeltwin.training import build_spec
+    from steeltwin.training._scenarios import make_batch_solver, perturbation
 
     ds = open_dataset(reference[0])
     spec = build_spec(ds.manifest["config"])
@@ -311,7 +311,7 @@ def test_manifest_rebuilds_the_same_scenarios(reference):
 
 
 def test_zone_order_changes_the_config_hash():
-    from training._store import config_hash
+    from steeltwin.training._store import config_hash
 
     a = {"zones": dict(ZONES)}
     b = {"zones": dict(reversed(list(ZONES.items())))}

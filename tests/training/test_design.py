@@ -8,9 +8,9 @@ import itertools
 import numpy as np
 import pytest
 
-from engine import ConfigError
-from training import Parameter, make_design
-from training._generate import build_spec, shard_ranges
+from steeltwin.engine import ConfigError
+from steeltwin.training import Parameter, make_design
+from steeltwin.training._generate import build_spec, shard_ranges
 
 PARAMS = [Parameter("thickness", 0.15, 0.30, "m", (1e-3, 10.0)),
           Parameter("gas", 1373.15, 1573.15, "K", (273.15, 1823.15), offset=273.15,
@@ -88,7 +88,7 @@ def test_bad_counts_and_splits():
 def _cfg(**changes):
     import yaml
 
-    from engine.apps import CONF_DIR
+    from steeltwin.engine.apps import CONF_DIR
 
     cfg = yaml.safe_load((CONF_DIR / "dataset" / "slab.yaml").read_text())
     cfg["path"] = "unused"
@@ -121,9 +121,9 @@ def test_bad_dataset_config_names_the_key(changes, message):
 def test_shipped_dataset_configs_build(name):
     from hydra import compose, initialize_config_dir
 
-    from engine.apps import CONF_DIR
-    from training import build_design, build_manifest
-    from training._generate import build_spec as spec_of
+    from steeltwin.engine.apps import CONF_DIR
+    from steeltwin.training import build_design, build_manifest
+    from steeltwin.training._generate import build_spec as spec_of
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("datagen", [f"dataset={name}"], return_hydra_config=False)
@@ -133,7 +133,7 @@ def test_shipped_dataset_configs_build(name):
     spec = spec_of(plain)
     design = build_design(plain, spec)
     manifest = build_manifest(plain, spec, design)
-    assert plain["path"] == f"data/{name}"
+    assert plain["path"] == f"outputs/datagen/{name}"
     assert manifest["n_total"] == plain["n_samples"] + plain["n_extrapolation"]
     assert len(manifest["shards"]) == plain["num_shards"]
     # t_end defaults to the longest passage, a whole number of output intervals.
@@ -148,7 +148,7 @@ def test_shipped_dataset_configs_build(name):
 def test_launcher_configs_compose(launcher, target):
     from hydra import compose, initialize_config_dir
 
-    from engine.apps import CONF_DIR
+    from steeltwin.engine.apps import CONF_DIR
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("datagen", [f"hydra/launcher={launcher}", "dataset.shard=0"],

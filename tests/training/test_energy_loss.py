@@ -11,11 +11,11 @@ import pytest
 from flax import nnx
 from training_cases import tiny
 
-from engine import ConfigError
-from models import SurrogateConfig, build_ensemble, rollout
-from training import generate, open_dataset
-from training._energy import EnergyBalance
-from training._train import (
+from steeltwin.engine import ConfigError
+from steeltwin.models import SurrogateConfig, build_ensemble, rollout
+from steeltwin.training import generate, open_dataset
+from steeltwin.training._energy import EnergyBalance
+from steeltwin.training._train import (
     _windows,
     fit_normalisation,
     make_train_step,

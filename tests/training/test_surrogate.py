@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from engine import ConfigError
-from models import (
+from steeltwin.engine import ConfigError
+from steeltwin.models import (
     Envelope,
     Normalizer,
     SurrogateConfig,
@@ -25,8 +25,8 @@ from models import (
     load_surrogate,
     rollout,
 )
-from training import open_dataset
-from training._train import passage_batch, train
+from steeltwin.training import open_dataset
+from steeltwin.training._train import passage_batch, train
 
 ROOT = Path(__file__).resolve().parents[2]
 NORM = Normalizer(900.0, 300.0, (900.0, 0.6, 0.0), (300.0, 0.1, 1.0), (0.2, 1.0), (0.05, 0.1),
@@ -86,7 +86,7 @@ def test_checkpoint_loads_in_a_fresh_process_with_identical_predictions(trained,
     # Only models/ is imported there: no Hydra, no training code, no pickle.
     script = (
         "import sys, numpy as np\n"
-        "from models import load_surrogate\n"
+        "from steeltwin.models import load_surrogate\n"
         f"d = np.load({str(tmp_path / 'inputs.npz')!r})\n"
         f"s = load_surrogate({str(out)!r})\n"
         "m, sd = s.rollout(d['T0'], d['inputs'], d['params'])\n"
@@ -121,7 +121,7 @@ def test_resume_continues_the_same_run(dataset, tmp_path):
 def test_early_stopping_waits_for_the_last_curriculum_window(dataset, tmp_path, monkeypatch):
     # Validation never improves after the first evaluation: the run must still train through
     # the short windows and stop only after `patience` evaluations on the final window.
-    monkeypatch.setattr("training._train.make_validator", lambda *a: lambda state: {
+    monkeypatch.setattr("steeltwin.training._train.make_validator", lambda *a: lambda state: {
         "val_rollout_rmse_K": 1.0, "val_rollout_max_K": 2.0})
     cfg = {**TRAIN, "steps": 80, "eval_every": 10, "checkpoint_every": 10, "patience": 2,
            "curriculum": [[0.0, 1], [0.7, 2]]}
@@ -160,9 +160,10 @@ def test_data_parallel_step_equals_single_device(dataset, tmp_path):
 import jax, numpy as np, jax.numpy as jnp
 from flax import nnx
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
-from models import SurrogateConfig, build_ensemble
-from training import open_dataset
-from training._train import make_optimizer, make_train_step, settings_from, fit_normalisation
+from steeltwin.models import SurrogateConfig, build_ensemble
+from steeltwin.training import open_dataset
+from steeltwin.training._train import (make_optimizer, make_train_step, settings_from,
+                                       fit_normalisation)
 ds = open_dataset({str(dataset)!r})
 cfg = SurrogateConfig("mlp", {{"hidden": 32, "depth": 2}}, (8,), 2, 2, 120.0,
                       ("thickness", "material"), ensemble=2)
@@ -197,7 +198,7 @@ print("ok")
 
 
 def test_evaluation_report(trained, dataset):
-    from training._evaluate import evaluate, format_report
+    from steeltwin.training._evaluate import evaluate, format_report
 
     jax.config.update("jax_enable_x64", True)
     report = evaluate(trained[0], dataset, speed=False)
@@ -229,14 +230,14 @@ def test_train_configs_compose(model, data):
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
-    from engine.apps import CONF_DIR
-    from training._train import settings_from
+    from steeltwin.engine.apps import CONF_DIR
+    from steeltwin.training._train import settings_from
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", [f"model={model}", f"data={data}"])
     plain = OmegaConf.to_container(cfg, resolve=True)
-    assert plain["out_dir"] == f"runs/train/{model}_{data}"
-    assert plain["data"]["path"] == f"data/{data}"
+    assert plain["out_dir"] == f"outputs/train/{model}_{data}"
+    assert plain["data"]["path"] == f"outputs/datagen/{data}"
     s = settings_from(plain["training"])
     assert s.rollout_steps(0) == 1 and s.rollout_steps(s.steps - 1) == 8
 
@@ -245,8 +246,8 @@ def test_multi_host_launcher_config_composes():
     """The SLURM example for multi-host training composes and asks for distributed=auto."""
     from hydra import compose, initialize_config_dir
 
-    from engine.apps import CONF_DIR
-    from training._parallel import initialize_distributed
+    from steeltwin.engine.apps import CONF_DIR
+    from steeltwin.training._parallel import initialize_distributed
 
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("train", ["hydra/launcher=slurm_train", "distributed=auto"],
@@ -264,14 +265,14 @@ def test_multi_host_launcher_config_composes():
     ({"coordinator": "h:1"}, "distributed.coordinator is not a known key"),
 ])
 def test_bad_distributed_config(cfg, message):
-    from training._parallel import initialize_distributed
+    from steeltwin.training._parallel import initialize_distributed
 
     with pytest.raises(ConfigError, match=message):
         initialize_distributed(cfg)
 
 
 def test_spread_calibration_is_fitted_on_validation(trained, dataset):
-    from training._evaluate import calibrate
+    from steeltwin.training._evaluate import calibrate
 
     cal = json.loads((trained[0] / "calibration.json").read_text())  # written by train()
     assert cal["fitted_on"] == "validation" and cal["spread_scale"] > 0
@@ -330,7 +331,8 @@ def test_two_processes_train_like_two_local_devices(dataset, tmp_path):
     """jax.distributed on localhost (2 processes x 1 CPU device, Gloo collectives) gives the
     same run as 1 process with 2 devices: same losses, validation errors and weights; metrics
     written once (process 0); the checkpoint loads for inference."""
-    common = [sys.executable, "-m", "training.train", f"data.path={dataset}", "progress=false",
+    common = [sys.executable, "-m", "steeltwin.engine.apps.train", f"data.path={dataset}",
+              "progress=false",
               "model.hidden=32", "model.depth=2", "model.horizon=2", "model.ensemble=2",
               "training.steps=20", "training.batch_size=16", "training.eval_every=10",
               "training.checkpoint_every=10", "training.val_samples=4",
@@ -373,7 +375,7 @@ def test_metrics_csv_takes_a_new_column_on_resume(tmp_path):
     # widened (earlier rows get empty cells), not broken, and the JSONL keeps every row.
     import csv
 
-    from training._metrics import MetricsLog
+    from steeltwin.training._metrics import MetricsLog
 
     MetricsLog(tmp_path, tensorboard=False).write({"step": 1, "loss": 0.5})
     log = MetricsLog(tmp_path, tensorboard=False)

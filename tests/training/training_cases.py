@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from engine.apps import CONF_DIR
+from steeltwin.engine.apps import CONF_DIR
 
 # The default zones (names as in conf/dataset/slab.yaml), shortened: a 0.5 h passage.
 ZONES = {"preheat": {"gas_temperature": [950, 1100], "duration": [300, 450]},

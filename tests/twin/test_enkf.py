@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from engine.twin._enkf import (
+from steeltwin.engine.twin._enkf import (
     _stochastic,
     enkf_analysis,
     enkf_update,

@@ -12,8 +12,8 @@ import shutil
 import numpy as np
 import pytest
 
-from engine._errors import ConfigError
-from engine.twin._measurements import (
+from steeltwin.engine._errors import ConfigError
+from steeltwin.engine.twin._measurements import (
     SENSORS,
     MeasurementLog,
     Reading,

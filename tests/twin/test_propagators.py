@@ -10,8 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine as E
-from engine.twin import (
+from steeltwin import engine as E
+from steeltwin.engine.twin import (
     GuardedPropagator,
     PhysicsPropagator,
     SurrogatePropagator,
@@ -21,10 +21,10 @@ from engine.twin import (
     predict,
     scenario_params,
 )
-from engine.twin._propagator import FALLBACK_ENVELOPE, FALLBACK_SPREAD, PHYSICS, SURROGATE
-from engine.twin._slab import boundary_from_knots
-from engine.twin.experiment import ZONES, slab_scenario
-from models import Envelope, Normalizer, Surrogate, SurrogateConfig, build_ensemble
+from steeltwin.engine.twin._propagator import FALLBACK_ENVELOPE, FALLBACK_SPREAD, PHYSICS, SURROGATE
+from steeltwin.engine.twin._slab import boundary_from_knots
+from steeltwin.engine.twin.experiment import ZONES, slab_scenario
+from steeltwin.models import Envelope, Normalizer, Surrogate, SurrogateConfig, build_ensemble
 
 
 def _inputs(b: int, n_knots: int, gas: float = 1500.0) -> np.ndarray:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from engine import ConfigError
-from engine.twin import MeasurementLog, make_reading, read_measurements_csv, to_kelvin
-from engine.twin._measurements import to_metres
+from steeltwin.engine import ConfigError
+from steeltwin.engine.twin import MeasurementLog, make_reading, read_measurements_csv, to_kelvin
+from steeltwin.engine.twin._measurements import to_metres
 
 
 def test_units_convert_by_the_textbook_formulas():

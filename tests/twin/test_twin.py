@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine as E
-from engine.twin import (
+from steeltwin import engine as E
+from steeltwin.engine.twin import (
     PhysicsPropagator,
     SurrogatePropagator,
     Twin,
@@ -22,7 +22,13 @@ from engine.twin import (
     assimilate_many,
     make_reading,
 )
-from engine.twin.experiment import ZONES, run_experiment, slab_scenario, truth_run, write_csv
+from steeltwin.engine.twin.experiment import (
+    ZONES,
+    run_experiment,
+    slab_scenario,
+    truth_run,
+    write_csv,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -225,8 +231,8 @@ def test_bad_twin_config_names_the_key():
 
 
 def test_replay_cli_writes_the_estimate(tmp_path):
-    from engine.apps import compose
-    from engine.apps._replay import run_replay
+    from steeltwin.engine.apps import compose
+    from steeltwin.engine.apps._replay import run_replay
 
     csv = tmp_path / "readings.csv"
     write_csv(_readings(20), csv)
@@ -243,7 +249,7 @@ def test_replay_cli_writes_the_estimate(tmp_path):
         assert np.all(f["centre_std"][:] > 0)
     assert (tmp_path / "out" / "estimate.png").stat().st_size > 10_000
     # Bad input: exit 2 with the key named, nothing written.
-    bad = subprocess.run([sys.executable, "-m", "engine.apps.twin",
+    bad = subprocess.run([sys.executable, "-m", "steeltwin.engine.apps.twin",
                           f"measurements.path={tmp_path / 'missing.csv'}",
                           f"output.dir={tmp_path / 'bad'}"], cwd=ROOT, capture_output=True,
                          text=True, timeout=300)

@@ -1,9 +1,11 @@
-"""``boundary`` config -> :class:`engine.Boundary` (config temperatures in degC, engine in K).
+"""``boundary`` config -> :class:`steeltwin.engine.Boundary` (config temperatures in degC, engine
+in K).
 
 Kinds:
 - ``furnace``: named zones in travel order, each with a gas temperature (degC), a residence
   time (s), top and bottom radiation exchange factors and optional convection; see
-  :func:`engine.furnace_boundary`. A zone set to null is left out (overlays cannot delete keys).
+  :func:`steeltwin.engine.furnace_boundary`. A zone set to null is left out (overlays cannot delete
+  keys).
 - ``faces``: a condition per face group, constant in time: ``all`` for every face not listed
   under ``faces``. Types: ``convection`` (temperature, h, emissivity, heat_flux), ``fixed``
   (temperature), ``flux`` (heat_flux) and ``adiabatic``.
@@ -16,8 +18,15 @@ from collections.abc import Mapping
 
 import jax.numpy as jnp
 
-from engine import FACE_NAMES, Boundary, ConfigError, FaceSpec, FurnaceZone, constant_boundary
-from engine import furnace_boundary as _furnace_boundary
+from steeltwin.engine import (
+    FACE_NAMES,
+    Boundary,
+    ConfigError,
+    FaceSpec,
+    FurnaceZone,
+    constant_boundary,
+)
+from steeltwin.engine import furnace_boundary as _furnace_boundary
 
 from ._section import Section, fail
 
@@ -51,7 +60,7 @@ def build_boundary(b: Section, ndim: int, dtype: jnp.dtype) -> Boundary:
                                  dtype=dtype)
     b.only(("kind", "all", "faces"))
     default = face_spec(b.sub("all"))
-    listed = Section(b.raw("faces", {}), b.full("faces"))
+    listed = b.section(b.raw("faces", {}), b.full("faces"))
     names = FACE_NAMES[ndim]
     for name in listed.data:
         if name not in names:
@@ -72,11 +81,11 @@ def furnace_zones(b: Section) -> list[FurnaceZone]:
     for name, value in zones_cfg.items():
         if value is None:
             continue
-        z = Section(value, f"{b.full('zones')}.{name}")
+        z = b.section(value, f"{b.full('zones')}.{name}")
         z.only(_ZONE_KEYS)
         zones.append(FurnaceZone(
             name=str(name),
-            gas_temperature_C=z.temperature_c("gas_temperature") - 273.15,
+            gas_temperature_C=z.temperature_c("gas_temperature", kind="gas_temperature") - 273.15,
             duration=z.number("duration", unit="s"),
             exchange_factor_top=z.number("exchange_factor_top", 0.6, check="fraction"),
             exchange_factor_bottom=z.number("exchange_factor_bottom", 0.5, check="fraction"),
@@ -104,7 +113,7 @@ def face_spec(f: Section) -> FaceSpec:
     if kind == "fixed":
         return FaceSpec(gas_temperature=f.temperature_c("temperature"), fixed=True)
     return FaceSpec(
-        gas_temperature=f.temperature_c("temperature"),
+        gas_temperature=f.temperature_c("temperature", kind="gas_temperature"),
         h=f.number("h", 0.0, check="nonnegative", unit="W/(m^2 K)"),
         exchange_factor=f.number("emissivity", 0.0, check="fraction0"),
         heat_flux=f.number("heat_flux", 0.0, check="finite", unit="W/m^2"),

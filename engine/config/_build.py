@@ -1,9 +1,10 @@
 """Config (DictConfig or plain mapping) -> engine objects, checked before anything is computed.
 
 ``build_job`` is the one conversion the app and the tests use: it resolves the config into
-plain Python values, builds the :class:`engine.Scenario` and :class:`engine.SolverSettings`,
+plain Python values, builds the :class:`steeltwin.engine.Scenario` and
+:class:`steeltwin.engine.SolverSettings`,
 and runs the engine's own pre-flight checks (``check_scenario``, ``plan_steps``: the explicit
-stability limit), so every bad value raises :class:`engine.ConfigError` naming its key.
+stability limit), so every bad value raises :class:`steeltwin.engine.ConfigError` naming its key.
 Config temperatures are in degC; the engine works in K (+273.15).
 """
 
@@ -17,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from engine import (
+from steeltwin.engine import (
     SCHEMES,
     AbstractMaterial,
     ConfigError,
@@ -62,6 +63,8 @@ class SimulationJob:
         output: output options.
         furnace: True when the boundary is a furnace (the end of the run is a discharge).
         stress: the thermal-stress step after the run (None: ``stress=off``).
+        warnings: plausibility warnings (possible but suspicious values, e.g. a temperature
+            that looks like kelvin); the apps print them before running.
     """
 
     scenario: Scenario
@@ -72,6 +75,7 @@ class SimulationJob:
     output: OutputOptions = OutputOptions()
     furnace: bool = False
     stress: StressJob | None = None
+    warnings: tuple[str, ...] = ()
 
 
 def to_plain(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
@@ -130,22 +134,30 @@ def initial_temperature(s: Section, grid: Grid, dtype: jnp.dtype) -> jnp.ndarray
     return jnp.asarray(field, dtype)
 
 
-def build_scenario(cfg: DictConfig | Mapping[str, Any]) -> Scenario:
-    """The :class:`engine.Scenario` of a config (checked; see the module docstring)."""
+def build_scenario(cfg: DictConfig | Mapping[str, Any],
+                   warnings: list[str] | None = None) -> Scenario:
+    """The :class:`steeltwin.engine.Scenario` of a config (checked; see the module docstring).
+
+    Args:
+        cfg: the config (degC, m, s).
+        warnings: a list that collects the plausibility warnings (None: they are issued as
+            :class:`PlausibilityWarning`). Implausible values raise ``ConfigError``.
+    """
     plain = to_plain(cfg)
     dtype = DTYPES[config_dtype(plain)]
-    root = Section(plain, "")
-    grid = build_grid(Section(root.raw("geometry"), "geometry"), dtype)
-    material = build_material(Section(root.raw("material"), "material"), dtype)
-    boundary = build_boundary(Section(root.raw("boundary"), "boundary"), grid.ndim, dtype)
-    T0 = initial_temperature(Section(root.raw("initial"), "initial"), grid, dtype)
+    root = Section(plain, "", warnings)
+    grid = build_grid(root.sub("geometry"), dtype)
+    material = build_material(root.sub("material"), dtype)
+    boundary = build_boundary(root.sub("boundary"), grid.ndim, dtype)
+    T0 = initial_temperature(root.sub("initial"), grid, dtype)
     scenario = Scenario(grid, material, boundary, T0)
     check_scenario(scenario)
     return scenario
 
 
 def build_settings(cfg: DictConfig | Mapping[str, Any]) -> SolverSettings:
-    """The :class:`engine.SolverSettings` of a config; ``t_end`` null = furnace residence."""
+    """The :class:`steeltwin.engine.SolverSettings` of a config; ``t_end`` null = furnace
+    residence."""
     plain = to_plain(cfg)
     s = Section(plain.get("solver"), "solver")
     s.only(("scheme", "dt", "t_end", "save_interval", "iterations", "explicit_dt",
@@ -179,7 +191,8 @@ def build_settings(cfg: DictConfig | Mapping[str, Any]) -> SolverSettings:
 def build_job(cfg: DictConfig | Mapping[str, Any]) -> SimulationJob:
     """Scenario, settings and output options of a config, with every pre-flight check run."""
     plain = to_plain(cfg)
-    scenario = build_scenario(plain)
+    notes: list[str] = []
+    scenario = build_scenario(plain, notes)
     settings = build_settings(plain)
     plan_steps(scenario, settings)  # raises for an explicit dt above the stability limit
     stress = build_stress(plain, scenario.grid, DTYPES[config_dtype(plain)])
@@ -191,7 +204,7 @@ def build_job(cfg: DictConfig | Mapping[str, Any]) -> SimulationJob:
                            progress=bool(o.raw("progress", False)))
     return SimulationJob(scenario, settings, config_dtype(plain), plain, describe(plain, settings),
                          output, furnace=plain["boundary"].get("kind") == "furnace",
-                         stress=stress)
+                         stress=stress, warnings=tuple(notes))
 
 
 def describe(plain: Mapping[str, Any], settings: SolverSettings) -> str:
@@ -204,5 +217,20 @@ def describe(plain: Mapping[str, Any], settings: SolverSettings) -> str:
         faces = b.get("all", {})
         bound = f"faces (all: {faces.get('type')}" + (
             f", h={faces['h']:g}" if faces.get("h") is not None else "") + ")"
-    return (f"{g['kind']} | {plain['material']['kind']} | {bound} | {settings.scheme} "
+    return (f"{geometry_size(g)} | {plain['material']['kind']} | {bound} | {settings.scheme} "
             f"dt={settings.dt:g} s | {config_dtype(plain)}")
+
+
+def geometry_size(g: Mapping[str, Any]) -> str:
+    """The geometry's kind and main sizes in mm (``slab 220 mm``), so a unit slip shows."""
+    def mm(key: str) -> str:
+        return f"{float(g[key]) * 1e3:g}"
+
+    sizes = {"slab": ("thickness",), "rectangle": ("width", "height"),
+             "block": ("width", "depth", "height"), "round_bar": ("diameter",),
+             "h_beam": ("height", "flange_width")}.get(str(g.get("kind")), ())
+    try:
+        dims = " x ".join(mm(k) for k in sizes)
+    except (KeyError, TypeError, ValueError):
+        return str(g.get("kind"))
+    return f"{g['kind']} {dims} mm" if dims else str(g.get("kind"))

@@ -11,7 +11,8 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from engine import ConfigError
+from .._errors import ConfigError
+from ._plausible import check_range, report, temperature_notes
 
 _REQUIRED = object()
 MISSING_VALUE = "???"  # OmegaConf's mark for a mandatory value left unset
@@ -25,14 +26,16 @@ def fail(key: str, value: object, expected: str, fix: str) -> ConfigError:
 class Section:
     """A mapping from the config plus its dotted key, e.g. ``Section(cfg['solver'], 'solver')``.
 
-    The key of the whole config is ``""``.
+    The key of the whole config is ``""``. ``notes`` collects the plausibility warnings of
+    this section and every sub-section (None: issue them as ``PlausibilityWarning``).
     """
 
-    def __init__(self, data: object, key: str) -> None:
+    def __init__(self, data: object, key: str, notes: list[str] | None = None) -> None:
         if not isinstance(data, Mapping):
             raise fail(key, data, "a mapping of settings", f"give {key} as a group of keys")
         self.data: Mapping[str, Any] = data
         self.key = key
+        self.notes = notes
 
     def full(self, name: str) -> str:
         return f"{self.key}.{name}" if self.key else name
@@ -50,7 +53,11 @@ class Section:
         return value
 
     def sub(self, name: str) -> Section:
-        return Section(self.raw(name), self.full(name))
+        return Section(self.raw(name), self.full(name), self.notes)
+
+    def section(self, data: object, key: str) -> Section:
+        """Another section that reports its warnings with this one's."""
+        return Section(data, key, self.notes)
 
     def only(self, allowed: Iterable[str]) -> None:
         """Raise for keys other than ``allowed`` (catches typos such as ``thikness``)."""
@@ -85,12 +92,25 @@ class Section:
             raise fail(key, v, expected, fix)
         return v
 
-    def temperature_c(self, name: str, default: object = _REQUIRED) -> float:
-        """A temperature in degC above absolute zero, returned in K."""
+    def length(self, name: str, kind: str, default: object = _REQUIRED) -> float:
+        """A positive length in m within the plausible range ``kind`` (see ``RANGES``)."""
+        v = self.number(name, default, unit="m")
+        check_range(self.full(name), v, kind)
+        return v
+
+    def temperature_c(self, name: str, default: object = _REQUIRED, *,
+                      kind: str = "steel_temperature") -> float:
+        """A temperature in degC within the plausible range ``kind``, returned in K.
+
+        Steel temperatures above the EN 1993-1-2 data and values that look like kelvin give
+        a warning (see :mod:`._plausible`)."""
         v = self.number(name, default, check="finite", unit="degC")
         if v <= -273.15:
             raise fail(self.full(name), v, "a temperature above -273.15 degC",
                        "temperatures in the config are in degC")
+        check_range(self.full(name), v, kind)
+        report(temperature_notes(self.full(name), v, steel=kind == "steel_temperature"),
+               self.notes)
         return v + 273.15
 
     def count(self, name: str, value: object = _REQUIRED) -> int:

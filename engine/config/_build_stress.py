@@ -14,7 +14,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from engine import (
+from steeltwin.engine import (
     PLATE_MODES,
     SECTION_KINDS,
     ConfigError,

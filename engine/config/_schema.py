@@ -1,5 +1,8 @@
 """Structured-config schema of ``steeltwin-simulate`` (types only; ranges are checked at build).
 
+Plain dataclasses: the CLI layer registers them with Hydra's ConfigStore
+(``steeltwin.engine.apps``); nothing here imports Hydra.
+
 The top level, ``solver`` and ``output`` have fixed keys and are typed here, so a typo or a
 wrong type (``solver.dt=abc``) fails while Hydra composes the config. ``geometry``,
 ``material``, ``boundary``, ``initial`` and ``stress`` change shape with their ``kind`` (or
@@ -11,17 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from pathlib import Path
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 SCHEMA_NAME = "simulate_schema"
-# The top-level conf/ ("../../conf" from engine/apps/), as an absolute path: Hydra resolves a
-# relative config_path as the Python package ``conf`` when the app is started by its console
-# script (the task's module is then not __main__), and conf/ is a folder, not a package.
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 
 class Dtype(enum.Enum):
@@ -33,7 +30,7 @@ class Dtype(enum.Enum):
 
 @dataclasses.dataclass
 class SolverConfig:
-    """Time integration (see ``engine.SolverSettings``); times in s."""
+    """Time integration (see ``steeltwin.engine.SolverSettings``); times in s."""
 
     scheme: str = "crank_nicolson"
     dt: float = 30.0
@@ -67,8 +64,3 @@ class SimulateConfig:
     stress: Any = MISSING
     solver: SolverConfig = dataclasses.field(default_factory=SolverConfig)
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
-
-
-def register_configs() -> None:
-    """Register the schema with Hydra's ConfigStore (idempotent; call before composing)."""
-    ConfigStore.instance().store(name=SCHEMA_NAME, node=SimulateConfig)

@@ -1,4 +1,4 @@
-"""``geometry`` config -> :class:`engine.Grid` (lengths in m, counts of cells).
+"""``geometry`` config -> :class:`steeltwin.engine.Grid` (lengths in m, counts of cells).
 
 Kinds: ``slab`` (1D), ``rectangle`` (2D box), ``block`` (3D box), ``round_bar``, ``h_beam`` and
 ``mask_file`` (masked 2D/3D components). Every value is checked here with its config key before
@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import ndimage
 
-from engine import (
+from steeltwin.engine import (
     ConfigError,
     Grid,
     box_grid,
@@ -41,21 +41,21 @@ def build_grid(g: Section, dtype: jnp.dtype) -> Grid:
     """The grid described by the ``geometry`` section."""
     kind = g.text("kind", GEOMETRIES)
     g.only(("kind", *_KEYS[kind]))
-    length = lambda name: g.number(name, unit="m")  # noqa: E731
+    length = lambda name: g.length(name, "section_length")  # noqa: E731
     if kind == "slab":
-        return slab_grid(length("thickness"), g.count("cells"), dtype)
+        return slab_grid(g.length("thickness", "thickness"), g.count("cells"), dtype)
     if kind == "rectangle":
         return box_grid((length("width"), length("height")), g.counts("cells", 2), dtype)
     if kind == "block":
         sizes = (length("width"), length("depth"), length("height"))
         return box_grid(sizes, g.counts("cells", 3), dtype)
     if kind == "round_bar":
-        dx = length("cell_size")
+        dx = g.length("cell_size", "cell_size")
         return _masked(g, round_bar_mask(length("diameter"), dx), dx, dtype)
     if kind == "h_beam":
         dims = [length(k) for k in _KEYS["h_beam"][:-1]]
-        dx = length("cell_size")
-        mask = h_beam_mask(*dims, cell_size=dx)  # type: ignore[misc]
+        dx = g.length("cell_size", "cell_size")
+        mask = h_beam_mask(*dims, cell_size=dx)
         return _masked(g, mask, dx, dtype)
     return _mask_file(g, dtype)
 
@@ -71,7 +71,7 @@ def _masked(g: Section, mask: np.ndarray, cell_size: float, dtype: jnp.dtype) ->
 def _mask_file(g: Section, dtype: jnp.dtype) -> Grid:
     path = g.text("path")
     threshold = g.number("threshold", 0.5, check="fraction")
-    dx = g.number("cell_size", unit="m")
+    dx = g.length("cell_size", "cell_size")
     if not os.path.isfile(path):
         raise fail(g.full("path"), path, "an existing .npy or image file",
                    f"check the path (relative to {os.getcwd()})")

@@ -1,35 +1,37 @@
 """``steeltwin-datagen``: training data from the solver, as HDF5 shards with a manifest.
 
-    python -m training.datagen                                  # default slab dataset
-    python -m training.datagen dataset=section_2d               # 2D cross-sections
-    python -m training.datagen -m dataset.shard=0,1 hydra/launcher=local   # 2 local jobs
-    python -m training.datagen action=index                     # validate + join shards
+    steeltwin-datagen                                 # default slab -> outputs/datagen/slab
+    steeltwin-datagen dataset=section_2d              # 2D cross-sections
+    steeltwin-datagen -m dataset.shard=0,1 hydra/launcher=local   # 2 local jobs
+    steeltwin-datagen action=index                    # validate + join shards
+    python -m steeltwin.engine.apps.datagen           # the same without the console script
 
 Exit status: 0 done; 2 invalid config or a folder holding a different dataset (nothing was
 written); 3 the index found missing or corrupt shards; 1 anything else (e.g. a full disk: the
-message says what to do; complete shards are intact). See :mod:`training._generate`.
+message says what to do; complete shards are intact). See :func:`steeltwin.training.generate`.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from typing import Any
 
 import hydra
 import jax
+from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from engine import ConfigError
-from engine.apps._entry import EXIT_CONFIG, EntryPoint
-from engine.apps._schema import CONF_DIR
+from steeltwin.engine import ConfigError
+from steeltwin.training import DatasetError, GenerationReport, build_index, generate
 
-from ._generate import GenerationReport, generate
-from ._index import DatasetError, build_index
+from ._entry import EntryPoint
+from ._hydra import CONFIG_PATH
 
 EXIT_DATASET = 3
-_entry = EntryPoint()
+_entry = EntryPoint(
+    "steeltwin-datagen", "datagen",
+    "sample scenarios, solve them in batches and write a training dataset (HDF5 shards + manifest)")
 
 
 def run_datagen(cfg: DictConfig | dict[str, Any]) -> GenerationReport | dict[str, Any]:
@@ -64,15 +66,13 @@ def format_report(report: GenerationReport) -> str:
     return "\n".join(rows)
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="datagen", version_base="1.3")
+@hydra.main(config_path=CONFIG_PATH, config_name="datagen", version_base="1.3")
 def app(cfg: DictConfig) -> None:
     _entry.started()
-    logging.getLogger("jax").setLevel(logging.WARNING)
     try:
         out = run_datagen(cfg)
     except (ConfigError, OmegaConfBaseException) as err:
-        print(f"steeltwin-datagen: invalid config: {err}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
+        _entry.invalid(err)
     except DatasetError as err:
         print(f"steeltwin-datagen: {err}", file=sys.stderr)
         sys.exit(EXIT_DATASET)
@@ -80,10 +80,11 @@ def app(cfg: DictConfig) -> None:
         print(f"steeltwin-datagen: {err}", file=sys.stderr)
         sys.exit(1)
     if isinstance(out, GenerationReport):
-        print(format_report(out))
+        text = format_report(out)
     else:
-        print(f"dataset {cfg.dataset.path}: {len(out['shards'])} shards, {out['n_total']} "
-              "samples, all checksums match the records; wrote index.json and dataset.h5")
+        text = (f"dataset {cfg.dataset.path}: {len(out['shards'])} shards, {out['n_total']} "
+                "samples, all checksums match the records; wrote index.json and dataset.h5")
+    _entry.report(text, HydraConfig.get().runtime.output_dir)
 
 
 def main() -> None:

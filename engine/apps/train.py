@@ -1,33 +1,32 @@
 """``steeltwin-train``: fit a surrogate ensemble to a dataset (Hydra app, conf/train.yaml).
 
-    python -m training.train                          # MLP on data/slab -> runs/train/mlp_slab
-    python -m training.train model=fno training.steps=6000
-    python -m training.train data=section_2d model=fno
+    steeltwin-train                      # MLP on outputs/datagen/slab -> outputs/train/mlp_slab
+    steeltwin-train model=fno training.steps=6000
+    steeltwin-train data=section_2d model=fno
+    python -m steeltwin.engine.apps.train            # the same without the console script
     srun steeltwin-train distributed=auto          # multi-host: one process per node/GPU
 
 Re-running the same command resumes from ``out_dir``'s latest checkpoint. Exit status: 0 done;
-2 invalid config (nothing trained); 1 anything else. See :mod:`training._train`.
+2 invalid config (nothing trained); 1 anything else. See :func:`steeltwin.training.train`.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from engine import ConfigError
-from engine.apps._entry import EXIT_CONFIG, EntryPoint
-from engine.apps._schema import CONF_DIR
+from steeltwin.engine import ConfigError
+from steeltwin.training import DatasetError, TrainReport, initialize_distributed, train
 
-from ._index import DatasetError
-from ._parallel import initialize_distributed
-from ._train import TrainReport, train
+from ._entry import EntryPoint
+from ._hydra import CONFIG_PATH
 
-_entry = EntryPoint()
+_entry = EntryPoint(
+    "steeltwin-train", "train",
+    "fit a surrogate ensemble (MLP or FNO, Flax NNX + Optax) to a dataset; Orbax checkpoints")
 
 
 def run_train(cfg: DictConfig | dict[str, Any]) -> TrainReport:
@@ -48,17 +47,14 @@ def format_train(r: TrainReport) -> str:
     return "\n".join(rows)
 
 
-@hydra.main(config_path=str(CONF_DIR), config_name="train", version_base="1.3")
+@hydra.main(config_path=CONFIG_PATH, config_name="train", version_base="1.3")
 def app(cfg: DictConfig) -> None:
     _entry.started()
-    logging.getLogger("jax").setLevel(logging.WARNING)
-    logging.getLogger("absl").setLevel(logging.WARNING)
     try:
         report = run_train(cfg)
     except (ConfigError, OmegaConfBaseException, DatasetError) as err:
-        print(f"steeltwin-train: invalid config: {err}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
-    print(format_train(report))
+        _entry.invalid(err)
+    _entry.report(format_train(report), report.out_dir)
 
 
 def main() -> None:
