@@ -119,6 +119,9 @@ def test_every_app_runs_from_a_foreign_directory(installed):
     assert train.returncode == 0, train.stderr
     assert (work / "outputs" / "train" / "mlp_slab" / "best").is_dir()
     assert (work / "outputs" / "train" / "mlp_slab" / "summary.txt").is_file()
+    evaluation = _run(installed, "steeltwin-evaluate", *TINY_TRAIN[:4], "speed=false")
+    assert evaluation.returncode == 0, evaluation.stderr
+    assert (work / "outputs" / "train" / "mlp_slab" / "evaluation" / "report.json").is_file()
     twin = _run(installed, "steeltwin-twin", *TINY_TWIN)  # the shipped example readings
     assert twin.returncode == 0, twin.stderr
     (twin_run,) = (work / "outputs" / "twin").iterdir()

@@ -232,7 +232,8 @@ def plot_report(metrics: Mapping[str, Any], cells: tuple[int, ...], out: Path) -
     fig = Figure(figsize=(11, 7), layout="constrained")
     axes = fig.subplots(2, 2).ravel()
     t_h = test["times"] / 3600
-    for ax, j in zip(axes[:3], range(3), strict=False):
+    # Up to three test passages (a small dataset's test split may hold fewer).
+    for ax, j in zip(axes[:3], range(min(3, len(test["mean"]))), strict=False):
         c_p, s_p, _ = centre_surface_mean(test["mean"][j], cells)
         c_t, s_t, _ = centre_surface_mean(test["targets"][j], cells)
         c_s, s_s, _ = centre_surface_mean(test["sigma"][j], cells)
