@@ -30,8 +30,7 @@ import numpy as np
 jax.config.update("jax_enable_x64", True)
 
 from steeltwin.engine.twin import PhysicsPropagator, SurrogatePropagator, TwinConfig, enkf_update  # noqa: E402
-from steeltwin.engine.twin._cycle import cycle_function  # noqa: E402
-from steeltwin.engine.twin._slab import material_tables  # noqa: E402
+from steeltwin.engine.twin._batch import compiled_cycle  # noqa: E402
 
 
 def _times(fn, repeats: int) -> dict[str, float]:
@@ -52,7 +51,7 @@ def bench_analysis(repeats: int) -> dict[str, float]:
     Y = jnp.asarray(1000 + 20 * rng.standard_normal((64, 2)))
     f = jax.jit(lambda X, Y, k: enkf_update(X, Y, jnp.asarray([1001.0, 999.0]),
                                             jnp.asarray([5.0, 5.0]), jnp.asarray([True, True]),
-                                            k, inflation=1.02))
+                                            k))
     key = jax.random.PRNGKey(0)
     return _times(lambda: f(X, Y, key), repeats)
 
@@ -60,9 +59,7 @@ def bench_analysis(repeats: int) -> dict[str, float]:
 def bench_cycle(prop, slabs: int, members: int, repeats: int) -> dict[str, float]:
     cfg = TwinConfig(members=members)
     dt = prop.dtype
-    cycle = cycle_function(prop.step_function(), material_tables(dt), prop.step_seconds,
-                           cfg.method, cfg.gate, cfg.inflation, cfg.exchange_walk_std,
-                           cfg.interpolation_error, cfg.model_error)
+    cycle = compiled_cycle(prop, cfg, dt)  # the twin's own program (default TwinConfig)
     n = prop.cells
     T = jnp.full((slabs, members, n), 900.0, dt) + jnp.linspace(0, 10, members, dtype=dt)[:, None]
     z = jnp.zeros((slabs, members, 3), dt) + 0.01 * jnp.linspace(-1, 1, members, dtype=dt)[:, None]
@@ -75,7 +72,9 @@ def bench_cycle(prop, slabs: int, members: int, repeats: int) -> dict[str, float
            "valid": jnp.tile(jnp.asarray([True, True, False, False]), (slabs, 1))}
     seeds = jnp.arange(slabs, dtype=jnp.uint32)
     ks = jnp.full((slabs,), 5, jnp.uint32)
-    return _times(lambda: cycle(T, z, base, params, obs, seeds, ks), repeats)
+    # Prior and walk std of (s_bottom, s_top, offset), as a Twin on a 0.6 schedule has them.
+    spread = jnp.tile(jnp.asarray([[0.5, 0.5, 30.0], [0.005, 0.005, 0.0]], dt), (slabs, 1, 1))
+    return _times(lambda: cycle(T, z, base, params, obs, seeds, ks, spread), repeats)
 
 
 def main() -> None:

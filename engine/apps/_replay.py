@@ -8,10 +8,11 @@ must exist), every row of the CSV. The readings are then assimilated in time ord
 cycle at a time as a plant would send them, and the estimate after every cycle goes to
 ``estimate.h5``; ``estimate.png`` shows the estimate +- 2 sigma against the readings.
 
-``estimate.h5`` (schema ``steeltwin.twin_estimate`` v1; units on every dataset):
-``times`` [n_c] s; ``field_mean``, ``field_std`` [n_c, cells] K; ``centre_mean``,
-``centre_std``, ``surface_top_mean``, ``surface_bottom_mean`` [n_c] K;
-``exchange_scale_mean``, ``exchange_scale_std`` [n_c, 2] (bottom, top);
+``estimate.h5`` (schema ``steeltwin.twin_estimate`` v3; units on every dataset):
+``times`` [n_c] s; ``field_mean``, ``field_std`` [n_c, cells] K; ``centre_mean`` [n_c] K and
+``centre_std`` (the spread of the members' centre values; v2 held the mean of the two middle
+cells' spreads); ``exchange_scale_median``, ``exchange_scale_std`` [n_c, 2] (bottom, top) and
+``exchange_scale_interval`` [n_c, 2 (5 %, 95 %), 2] (v2: the members' mean, skewed);
 ``initial_offset_mean``/``_std`` [n_c] K; ``readings/{time, value, sensor, id, accepted,
 reason}``; attrs ``config`` (YAML) and the final-state summary.
 """
@@ -41,7 +42,8 @@ from steeltwin.engine.twin import (
 from ._run import check_precision
 
 SCHEMA = "steeltwin.twin_estimate"
-SCHEMA_VERSION = 2  # 2: dimension scales, strings as UTF-8, accepted as int8
+SCHEMA_VERSION = 3  # 2: dimension scales, strings as UTF-8, accepted as int8;
+# 3: centre_std of the centre values, exchange scale as median + 5-95 % interval
 def run_replay(cfg: DictConfig | Mapping[str, Any], output_dir: str | os.PathLike[str],
                plots: bool | None = None) -> dict[str, Any]:
     """Replay ``measurements.path`` through a twin of the config's scenario; write the files.
@@ -70,7 +72,8 @@ def run_replay(cfg: DictConfig | Mapping[str, Any], output_dir: str | os.PathLik
         by_cycle.setdefault(max(int(np.ceil(r.time / c - 1e-9)), 1), []).append(r)
     last = max(by_cycle)
     rows: dict[str, list[Any]] = {k: [] for k in ("times", "field_mean", "field_std", "scale",
-                                                   "scale_std", "offset", "offset_std")}
+                                                   "scale_std", "scale_interval", "offset",
+                                                   "offset_std", "centre_std")}
     for k in range(1, last + 1):
         twin.assimilate(by_cycle.get(k, []))
         if twin.cycle < k:
@@ -79,8 +82,12 @@ def run_replay(cfg: DictConfig | Mapping[str, Any], output_dir: str | os.PathLik
         rows["times"].append(twin.time)
         rows["field_mean"].append(T.mean(0))
         rows["field_std"].append(T.std(0))
-        rows["scale"].append(np.exp(z[:, :2]).mean(0))
-        rows["scale_std"].append(np.exp(z[:, :2]).std(0))
+        est = twin.exchange_estimate()
+        rows["scale"].append(est["scale"])
+        rows["scale_std"].append(est["scale_std"])
+        rows["scale_interval"].append(est["interval"])
+        # The spread of the members' centre values (not the mean of two cells' spreads).
+        rows["centre_std"].append(centre_of(T).std())
         rows["offset"].append(z[:, 2].mean())
         rows["offset_std"].append(z[:, 2].std())
     state = twin.state()
@@ -113,8 +120,11 @@ def _write(path: Path, a: Mapping[str, np.ndarray], twin: Twin, readings: list[A
         put(f, "field_mean", a["field_mean"], "K", dims=[times, cells])
         put(f, "field_std", a["field_std"], "K", dims=[times, cells])
         put(f, "centre_mean", centre_of(a["field_mean"]), "K", dims=[times])
-        put(f, "centre_std", centre_of(a["field_std"]), "K", dims=[times])
-        put(f, "exchange_scale_mean", a["scale"], "1", dims=[times, faces])
+        put(f, "centre_std", a["centre_std"], "K", dims=[times])
+        put(f, "exchange_scale_median", a["scale"], "1", dims=[times, faces])
+        bounds = scale(f, "quantiles", np.array([0.05, 0.95]), "1", "ensemble quantiles")
+        put(f, "exchange_scale_interval", a["scale_interval"], "1",
+            dims=[times, bounds, faces])
         put(f, "exchange_scale_std", a["scale_std"], "1", dims=[times, faces])
         put(f, "initial_offset_mean", a["offset"], "K", dims=[times])
         put(f, "initial_offset_std", a["offset_std"], "K", dims=[times])

@@ -12,7 +12,6 @@ import asyncio
 import dataclasses
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Path, Query, Response
 
 from steeltwin.engine import ConfigError
@@ -152,6 +151,8 @@ async def state(twin_id: str = TwinId, *, service: ServiceDep, who: Reader,
         field_std=[float(v) for v in d(s["field_std_K"])],
         exchange_scale=dict(zip(faces, map(float, s["exchange_scale"]), strict=True)),
         exchange_scale_std=dict(zip(faces, map(float, s["exchange_scale_std"]), strict=True)),
+        exchange_scale_interval={f: [float(v) for v in s["exchange_scale_interval"][:, j]]
+                                 for j, f in enumerate(faces)},
         initial_offset=d(s["initial_offset_K"]), initial_offset_std=d(s["initial_offset_std_K"]),
         max_utilisation=s["max_utilisation"], alerts=s["alerts"], readings=s["readings"],
         rejected=s["rejected"], sources=s["sources"])
@@ -229,7 +230,7 @@ async def advise(twin_id: str = TwinId, *, body: AdviseRequest, service: Service
     cells = service.propagator.cells
 
     def run(live: Any) -> Any:
-        scale = np.exp(live.twin.augmented[:, :2].mean(0))  # bottom, top
+        scale = live.twin.exchange_estimate()["scale"]  # bottom, top: the median member
         zones = [dataclasses.replace(z, exchange_factor_bottom=min(1.0, z.exchange_factor_bottom
                                                                    * scale[0]),
                                      exchange_factor_top=min(1.0, z.exchange_factor_top

@@ -165,8 +165,12 @@ class TwinState(BaseModel):
     surface_centre: float
     field_mean: list[float]
     field_std: list[float]
-    exchange_scale: dict[str, float]
+    exchange_scale: dict[str, float] = Field(
+        description="exchange-factor multiplier per face: the median member's")
     exchange_scale_std: dict[str, float]
+    exchange_scale_interval: dict[str, list[float]] = Field(
+        description="5 % and 95 % quantiles of the multiplier per face (inside (0, 1] / "
+                    "nominal)")
     initial_offset: float
     initial_offset_std: float
     max_utilisation: float

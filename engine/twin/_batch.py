@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import weakref
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ class BatchMember(Protocol):
     params: Any
     snapshots: list[tuple[np.ndarray, np.ndarray] | None]
     last_sources: list[str]
+    spread: np.ndarray  # [2, 3]: prior and walk std of the augmented columns
 
     @property
     def cycle_seconds(self) -> float: ...
@@ -55,7 +57,24 @@ class BatchMember(Protocol):
 # seconds to compile) and no padding.
 TWIN_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096)
 
-_CYCLES: dict[tuple[Any, ...], Any] = {}
+# Compiled cycles per propagator object, then per filter settings. Weak keys: a cycle lives
+# as long as its propagator, and a new propagator never inherits an old one's program (an
+# id() key did: a new object at a freed address got the stale program).
+_CYCLES: weakref.WeakKeyDictionary[AbstractPropagator, dict[Any, Any]] = \
+    weakref.WeakKeyDictionary()
+
+
+def compiled_cycle(propagator: AbstractPropagator, cfg: Any, dtype: Any) -> Any:
+    """The jitted cycle of ``propagator`` under the filter settings ``cfg`` (cached)."""
+    programs = _CYCLES.setdefault(propagator, {})
+    key = dataclasses.replace(cfg, seed=0)
+    if key not in programs:
+        programs[key] = cycle_function(
+            propagator.step_function(), material_tables(dtype), propagator.step_seconds,
+            cfg.method, cfg.gate, cfg.inflation, cfg.rtps_field, cfg.rtps_parameters,
+            cfg.spread_floor, cfg.exchange_faces == "tied", cfg.interpolation_error,
+            cfg.model_error, cfg.exchange_face_correlation, cfg.field_noise_std)
+    return programs[key]
 
 
 def _bucket(m: int) -> int:
@@ -101,13 +120,7 @@ def assimilate_many(twins: Sequence[BatchMember], readings: Sequence[Sequence[Re
             end = max(end, 1)  # a reading at t = 0 belongs to the first cycle
         end_of[id(tw)] = end
     cfg = first.config
-    key = (id(first.propagator), dataclasses.replace(cfg, seed=0))
-    if key not in _CYCLES:
-        _CYCLES[key] = cycle_function(first.propagator.step_function(),
-                                      material_tables(first.dtype), c, cfg.method, cfg.gate,
-                                      cfg.inflation, cfg.exchange_walk_std,
-                                      cfg.interpolation_error, cfg.model_error)
-    cycle = _CYCLES[key]
+    cycle = compiled_cycle(first.propagator, cfg, first.dtype)
     dt = first.dtype
     while True:
         # Every twin behind its target advances its own next cycle, all in one call: the
@@ -142,7 +155,9 @@ def assimilate_many(twins: Sequence[BatchMember], readings: Sequence[Sequence[Re
             params = stack([tw.params for tw in group])
             seeds = stack([np.uint32(tw.config.seed) for tw in group], jnp.uint32)
             kk = stack([np.uint32(k) for k in ks], jnp.uint32)
-            T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, seeds, kk)
+            spread = stack([tw.spread for tw in group])
+            T1, z1, accept, innov, _pred, src = cycle(T, z, base, params, obs, seeds, kk,
+                                                      spread)
             T1, z1, accept, innov, src = (np.asarray(a)[:len(group)]
                                           for a in (T1, z1, accept, innov, src))
             for g, tw in enumerate(group):

@@ -99,6 +99,18 @@ def resample(T: np.ndarray, cells: int) -> np.ndarray:
 _knots = jax.jit(knot_inputs)
 
 
+@jax.jit
+def _face_inputs(boundary: Boundary, times: jax.Array, left: jax.Array) -> jax.Array:
+    """Face inputs [T, F, 3] at ``times``: the left limit where ``left``, else the right."""
+    def one(t: jax.Array, use_left: jax.Array) -> jax.Array:
+        lf, rt = boundary.at(t, limit="left"), boundary.at(t, limit="right")
+        pick = lambda a, b: jnp.where(use_left, a, b)  # noqa: E731
+        return jnp.stack([pick(lf.gas_temperature, rt.gas_temperature),
+                          pick(lf.exchange_factor, rt.exchange_factor), pick(lf.h, rt.h)], -1)
+
+    return jax.vmap(one)(times, left)
+
+
 def schedule_inputs(boundary: Boundary, t0: float, n_steps: int, step_seconds: float,
                     n_knots: int) -> jax.Array:
     """Knot inputs [n_steps, n_knots, 2, 3] of a boundary from ``t0`` (s)."""
@@ -212,7 +224,12 @@ def summarise(propagator: AbstractPropagator, scs: Sequence[Scenario], roll: Rol
     # Padded to bucket sizes (assets and times) so that it compiles for a few shapes only.
     nb, nt = len(scs), len(t_req)
     tb = np.concatenate([t_req, np.full(bucket_size(nt, TIME_BUCKETS) - nt, t_req[-1])])
-    faces = jnp.stack([_knots(s.boundary, jnp.asarray(tb[:, None], dt))[:, 0] for s in scs])
+    # The boundary just before each time (left limit), as the solver's last sub-step saw
+    # it: at a zone change the new zone has not acted yet (the right limit would put the next
+    # zone's gas on the face a whole step early: +13 K at a 1000 -> 1250 degC change).
+    # At the start itself, the right limit: the first zone acts from there.
+    after = jnp.asarray(tb > roll.start_time + 1e-9)
+    faces = jnp.stack([_face_inputs(s.boundary, jnp.asarray(tb, dt), after) for s in scs])
     Tb = np.concatenate([T, np.repeat(T[:, -1:], len(tb) - nt, axis=1)], axis=1)
     surf = np.asarray(_faces(_pad(jnp.asarray(Tb, dt), bucket_size(nb)),
                              _pad(jnp.asarray(params, dt), bucket_size(nb)),

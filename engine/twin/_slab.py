@@ -125,6 +125,29 @@ def scenario_params(scenario: Scenario) -> np.ndarray:
                      float(MATERIAL_NAMES.index(name))])
 
 
+# Exchange factors live in (0, 1]: a member's factor is the nominal one moved by s in log-odds,
+# sigmoid(logit(phi) + s) = phi e^s / (1 - phi + phi e^s): phi e^s (a multiplier) where phi is
+# small, never above 1 however large s grows; no member is clipped, so the ensemble keeps the
+# information a clip throws away (Evensen 2009, "Data Assimilation", ch. 14: transformed
+# parameters).
+PHI_EDGE = 1e-6
+
+
+def member_exchange(phi: Any, s: Any) -> Any:
+    """Exchange factor(s) ``phi`` (nominal, in (0, 1]) moved by the log-odds offset(s) ``s``.
+
+    Works on NumPy and JAX arrays alike (broadcasting); s = 0 returns phi (to 1e-6)."""
+    xp = jnp if isinstance(phi, jax.Array) or isinstance(s, jax.Array) else np
+    p = xp.clip(phi, PHI_EDGE, 1.0 - PHI_EDGE)
+    return 1.0 / (1.0 + xp.exp(-(xp.log(p) - xp.log1p(-p) + s)))
+
+
+def log_odds_std(relative_std: float, phi: float) -> float:
+    """The log-odds spread that moves ``phi`` by ``relative_std`` (relative) near phi:
+    d ln(phi) / ds = 1 - phi."""
+    return relative_std / max(1.0 - min(phi, 1.0 - PHI_EDGE), 1e-3)
+
+
 def knot_times(t0: float, n_steps: int, step_seconds: float, n_knots: int) -> np.ndarray:
     """Knot times [n_steps, n_knots] of ``n_steps`` consecutive steps from ``t0`` (s)."""
     frac = np.linspace(0.0, 1.0, n_knots)

