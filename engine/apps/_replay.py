@@ -62,7 +62,14 @@ def run_replay(cfg: DictConfig | Mapping[str, Any], output_dir: str | os.PathLik
     if not path or not Path(path).is_file():
         raise ConfigError(f"measurements.path={path!r} is invalid: expected a CSV file (time, "
                           "sensor, value, unit); check the path")
-    readings = read_measurements_csv(path, t0=m.get("t0"))
+    readings = read_measurements_csv(path, t0=m.get("t0"), columns=m.get("columns") or None,
+                                     sensors=m.get("sensors") or None)
+    if readings.ignored_columns:
+        notes.append(f"measurements: ignored the columns {', '.join(readings.ignored_columns)} "
+                     "(not time, sensor, value, unit, id, depth, depth_unit)")
+    if readings.ignored_tags:
+        tags = ", ".join(f"{k} ({v} rows)" for k, v in sorted(readings.ignored_tags.items()))
+        notes.append(f"measurements: skipped the tags {tags}, not in measurements.sensors")
     if not readings:
         raise ConfigError(f"measurements.path={path!r} is invalid: it holds no readings")
     twin = Twin(scenario, prop, twin_cfg, asset_id=Path(path).stem)

@@ -18,8 +18,12 @@ earliest stamp, dropout rows included) and must all agree, with ``t0``, on carry
 offset or not.
 
 CSV (:func:`read_measurements_csv`): a header with ``time, sensor, value, unit`` and optionally
-``id, depth, depth_unit`` (any other column is refused: a misspelt ``depth_unit`` must not turn
-mm into m). An empty ``value`` is a dropout: the row is skipped and its line is listed in
+``id, depth, depth_unit``; ``columns`` maps these names to a plant file's own headers
+(``{"time": "Timestamp", "sensor": "Tag", "value": "PV"}``) and ``sensors`` maps plant tags
+to sensors (``{"TT_101": "pyrometer_top"}``; rows of other tags are skipped and counted in
+``ignored_tags``). Any other column is ignored and listed in ``ignored_columns``, except one
+that looks like a misspelt known column (``depht_unit``), which is refused: it must not turn
+mm into m silently. An empty ``value`` is a dropout: the row is skipped and its line is listed in
 ``dropout_lines``. Without an ``id`` a row's id is the sha1 of its cells
 ``time|sensor|value|unit|depth|depth_unit`` (16 hex digits): the same file read twice gives
 the same ids. Any other bad cell raises :class:`ConfigError` naming file, line and column.
@@ -34,6 +38,7 @@ different content a conflict: refused and reported, the stored reading is kept. 
 from __future__ import annotations
 
 import csv
+import difflib
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -207,6 +212,8 @@ class ReadingList(list[Reading]):
     ``dropout_lines``, the lines of the rows skipped for an empty value."""
 
     dropout_lines: tuple[int, ...] = ()
+    ignored_columns: tuple[str, ...] = ()
+    ignored_tags: dict[str, int] = {}  # noqa: RUF012 (replaced per instance, never mutated)
 
     @property
     def dropouts(self) -> int:
@@ -214,8 +221,13 @@ class ReadingList(list[Reading]):
         return len(self.dropout_lines)
 
 
-def read_measurements_csv(path: str | Path, t0: _dt.datetime | str | None = None) -> ReadingList:
+def read_measurements_csv(path: str | Path, t0: _dt.datetime | str | None = None,
+                          columns: Mapping[str, str] | None = None,
+                          sensors: Mapping[str, str] | None = None) -> ReadingList:
     """The readings of a measurement CSV, in file order (format: the module docstring).
+
+    ``columns``: our column name -> the file's header (case-insensitive); ``sensors``: plant
+    tag -> sensor name (a row whose tag is neither mapped nor a sensor name is skipped).
 
     ``t0``: the datetime (or ISO string) of t = 0 when the file has timestamps (default: its
     earliest one); None for a file in seconds. Raises :class:`ConfigError` naming the file, the
@@ -228,11 +240,27 @@ def read_measurements_csv(path: str | Path, t0: _dt.datetime | str | None = None
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise _bad("measurements ", "file", str(p), f"a UTF-8 CSV ({err})", "check it") from None
     head_line, head = table[0] if table else (1, [])
-    header = [h.strip().lower() for h in head]
+    mapping = {str(v).strip().lower(): str(k) for k, v in (columns or {}).items()}
+    bad_keys = [k for k in mapping.values() if k not in _COLUMNS]
+    if bad_keys:
+        raise _bad("measurements ", "columns", dict(columns or {}), f"keys among "
+                   f"{', '.join(_COLUMNS)}", "map our column names to the file's headers")
+    header = [mapping.get(h.strip().lower(), h.strip().lower()) for h in head]
     missing = [c for c in _COLUMNS[:4] if c not in header]
-    if missing or len(set(header)) < len(header) or not set(header) <= set(_COLUMNS):
+    extra = [h for h in header if h not in _COLUMNS]
+    near = [h for h in extra if difflib.get_close_matches(h, _COLUMNS, n=1, cutoff=0.8)]
+    if missing or len(set(header)) < len(header) or near:
         expected = f"the columns {', '.join(_COLUMNS[:4])} (optional: {', '.join(_COLUMNS[4:])})"
-        raise _bad(f"{p} line {head_line}: ", "header", header, expected + " once each", "fix it")
+        fix = (f"{near[0]!r} looks like a misspelt "
+               f"{difflib.get_close_matches(near[0], _COLUMNS, n=1, cutoff=0.8)[0]!r}: fix it"
+               if near else "fix it, or map your headers with measurements.columns")
+        raise _bad(f"{p} line {head_line}: ", "header", header, expected + " once each", fix)
+    tag_map = {str(k): str(v) for k, v in (sensors or {}).items()}
+    bad_sensors = {k: v for k, v in tag_map.items() if v not in SENSORS}
+    if bad_sensors:
+        raise _bad("measurements ", "sensors", bad_sensors, f"tags mapped to one of "
+                   f"{', '.join(SENSORS)}", "e.g. {TT_101: pyrometer_top}")
+    ignored_tags: dict[str, int] = {}
     rows: list[tuple[int, dict[str, str]]] = []
     times: list[Any] = []  # floats (s) or datetimes
     for line, row in table[1:]:
@@ -240,6 +268,12 @@ def read_measurements_csv(path: str | Path, t0: _dt.datetime | str | None = None
             expected = f"{len(header)} cells ({', '.join(header)})"
             raise _bad(f"{p} line {line}: ", "cells", row, expected, "fix the commas or quotes")
         cells = dict(zip(header, (c.strip() for c in row), strict=True))
+        tag = cells["sensor"]
+        if tag in tag_map:
+            cells["sensor"] = tag_map[tag]
+        elif tag_map and tag not in SENSORS:  # another instrument of the plant file
+            ignored_tags[tag] = ignored_tags.get(tag, 0) + 1
+            continue
         rows.append((line, cells))
         try:
             times.append(float(cells["time"]))
@@ -286,6 +320,8 @@ def read_measurements_csv(path: str | Path, t0: _dt.datetime | str | None = None
         except _FieldError as err:
             raise ConfigError(f"{where} {err.field!r}: {err}") from None
     out.dropout_lines = tuple(dropouts)
+    out.ignored_columns = tuple(extra)
+    out.ignored_tags = ignored_tags
     return out
 
 

@@ -142,12 +142,16 @@ class PhysicsPropagator(AbstractPropagator):
     """The finite-volume solver over each step: Crank-Nicolson with ``iterations``
     quasi-Newton iterations, ``step_seconds / dt`` sub-steps (EN 1993-1-2 tables)."""
 
-    def __init__(self, cells: int = 24, step_seconds: float = 600.0, n_knots: int = 6,
+    def __init__(self, cells: int = 24, step_seconds: float = 600.0, n_knots: int | None = None,
                  dt: float = 30.0, iterations: int = 2, dtype: Any = None) -> None:
         n_sub = step_seconds / dt
         if dt <= 0 or abs(n_sub - round(n_sub)) > 1e-9 or round(n_sub) < 1:
             raise ConfigError(f"propagator.dt={dt} is invalid: expected a positive divisor of "
                               f"the step ({step_seconds} s); e.g. {step_seconds / 20:g}")
+        # Default: a knot at every sub-step, so the solver sees the schedule exactly where
+        # steeltwin-simulate does (a ramp's kink or a zone change inside the macro step acts
+        # at its own sub-step; coarser knots smeared a 300 s ramp: 0.3 K at 60 s knots).
+        n_knots = round(n_sub) + 1 if n_knots is None else n_knots
         if n_knots < 2:
             raise ConfigError(f"propagator.n_knots={n_knots} is invalid: expected >= 2")
         self.cells, self.step_seconds, self.n_knots = int(cells), float(step_seconds), n_knots
@@ -277,8 +281,7 @@ def build_propagator(p: Mapping[str, Any]) -> Any:
                           f"{', '.join(PROPAGATOR_KINDS)}")
     if kind == "physics":
         return PhysicsPropagator(cells=int(p["cells"]), step_seconds=float(p["step_seconds"]),
-                                 n_knots=2, dt=float(p["dt"]),
-                                 iterations=int(p["iterations"]))
+                                 dt=float(p["dt"]), iterations=int(p["iterations"]))
     path = Path(str(p.get("model")))
     if not path.is_dir():
         raise ConfigError(f"propagator.model={str(path)!r} is invalid: expected a "

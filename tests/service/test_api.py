@@ -88,7 +88,7 @@ def test_predict_at_zone_changes_matches_simulate(served):
     zones = [E.FurnaceZone(n, g, 3600.0, 0.6, 0.6) for n, g in
              (("a", 1000.0), ("b", 1250.0), ("c", 1230.0))]
     sc = E.Scenario(grid=E.slab_grid(0.22, 24), material=E.carbon_steel(),
-                    boundary=E.furnace_boundary(zones, ndim=1),
+                    boundary=E.furnace_boundary(zones, ndim=1, ramp_time=300.0),  # defaults
                     initial_temperature=jnp.asarray(298.15))
     traj = E.simulate(sc, E.SolverSettings(t_end=10800.0, dt=30.0, save_interval=3600.0,
                                            iterations=2))
@@ -331,11 +331,12 @@ def test_metrics_and_open_inference_protocol(served):
     assert client.get("/v2/models/other", headers=admin).status_code == 404
     assert client.get("/v2/health/ready").json() == {"ready": True}
     T = np.linspace(900.0, 1100.0, 24)
-    u = np.tile([1500.0, 0.6, 0.0], (2, 2, 1))
+    k = svc.propagator.n_knots  # a knot per 30 s sub-step of the 60 s step: 3
+    u = np.tile([1500.0, 0.6, 0.0], (k, 2, 1))
     p = [0.2, 1.0, 1.0, 0.0]
     req = {"id": "q1", "inputs": [
         {"name": "field", "shape": [1, 24], "datatype": "FP64", "data": T.tolist()},
-        {"name": "inputs", "shape": [1, 2, 2, 3], "datatype": "FP64",
+        {"name": "inputs", "shape": [1, k, 2, 3], "datatype": "FP64",
          "data": u.ravel().tolist()},
         {"name": "params", "shape": [1, 4], "datatype": "FP64", "data": p}]}
     r = client.post("/v2/models/slab-physics/infer", json=req, headers=admin)

@@ -640,3 +640,31 @@ def test_log_json_round_trip():
         MeasurementLog.from_json({"readings": [], "rejected": {"ghost": "why"}})
     with pytest.raises(ConfigError, match=r"measurement log=\[\] is invalid: expected a dict"):
         MeasurementLog.from_json([])  # type: ignore[arg-type]
+
+
+def test_csv_plant_file_with_own_headers_tags_and_extra_columns(tmp_path):
+    """Issue 19: a plant file is read as it comes: its own headers (mapped), its tags
+    (mapped; other instruments skipped and counted) and extra columns (ignored, listed)."""
+    f = tmp_path / "plant.csv"
+    f.write_text("Timestamp,Tag,PV,EU,Quality,Operator\n"
+                 "30,TT_101,950.5,degC,good,ab\n"
+                 "30,FT_7,12.0,m3/h,good,ab\n"
+                 "60,TT_102,1230,K,good,ab\n")
+    rs = read_measurements_csv(f, columns={"time": "timestamp", "sensor": "Tag", "value": "PV",
+                                           "unit": "EU"},
+                               sensors={"TT_101": "pyrometer_top", "TT_102": "pyrometer_bottom"})
+    assert [r.sensor for r in rs] == ["pyrometer_top", "pyrometer_bottom"]
+    assert rs[0].value == pytest.approx(950.5 + 273.15) and rs[1].value == 1230.0
+    assert rs.ignored_columns == ("quality", "operator") and rs.ignored_tags == {"FT_7": 1}
+    # Without the mapping the same file names what is missing and how to map it.
+    with pytest.raises(ConfigError, match=r"header=.*measurements.columns"):
+        read_measurements_csv(f)
+    with pytest.raises(ConfigError, match=r"measurements sensors=.*TT_101"):
+        read_measurements_csv(f, columns={"time": "timestamp", "sensor": "tag", "value": "pv",
+                                          "unit": "eu"}, sensors={"TT_101": "pyro_top"})
+    # A near miss of a known column is still refused (a misspelt depth_unit must not turn mm
+    # into m).
+    g = tmp_path / "typo.csv"
+    g.write_text("time,sensor,value,unit,depth,depht_unit\n30,thermocouple,900,degC,50,mm\n")
+    with pytest.raises(ConfigError, match=r"'depht_unit' looks like a misspelt 'depth_unit'"):
+        read_measurements_csv(g)
