@@ -72,6 +72,7 @@ class Budget:
 
     deadline: float
     call_cap_s: float
+    solver_batches: tuple[int, ...] = (1, 4096, 65536)
 
     def left(self) -> float:
         return self.deadline - time.perf_counter()
@@ -242,7 +243,31 @@ def stencil(smoke: bool, roof_gbps: float, budget: Budget) -> list[dict[str, Any
                   f"(compile {t['compile_s']:.1f} s)", flush=True)
             if budget.left() < 0:
                 break
+    rows.append(_bare_stencil((16, 16) if smoke else (4096, 4096), n_steps, roof_gbps))
     return rows
+
+
+def _bare_stencil(shape: tuple[int, int], n_steps: int, roof_gbps: float) -> dict[str, Any]:
+    """What XLA reaches on a bare float32 5-point explicit update (fixed edges, one array
+    read and written per step): the ceiling the engine's step is measured against."""
+
+    def steps(T: jax.Array) -> jax.Array:
+        def body(T: jax.Array, _: None) -> tuple[jax.Array, None]:
+            lap = (T[:-2, 1:-1] + T[2:, 1:-1] + T[1:-1, :-2] + T[1:-1, 2:]
+                   - 4.0 * T[1:-1, 1:-1])
+            return T.at[1:-1, 1:-1].add(0.1 * lap), None
+
+        return jax.lax.scan(body, T, None, length=n_steps)[0]
+
+    T = jnp.linspace(300.0, 1500.0, shape[0] * shape[1], dtype=jnp.float32).reshape(shape)
+    t = timed(jax.jit(steps), (T,), repeats=5)
+    rate = shape[0] * shape[1] * n_steps / t["min_s"]
+    print(f"  bare 5-point stencil {shape[0]}x{shape[1]} float32: {rate / 1e9:.2f} Gcell/s, "
+          f"{100 * rate * 8 / (roof_gbps * 1e9):.0f} % of roof", flush=True)
+    return {"shape": list(shape), "dtype": "float32", "bare": True, "steps": n_steps,
+            "cell_updates_per_s": rate, "roof_fraction": rate * 8 / (roof_gbps * 1e9),
+            "note": "plain jnp 5-point update, 2 arrays per cell update (T read, T written)",
+            **t}
 
 
 # ---------------------------------------------------------------- 3./4. batched solvers
@@ -416,7 +441,8 @@ def surrogate(smoke: bool, budget: Budget) -> dict[str, Any]:
                                "rows": []}
         out[name] = res
         sizes = [1] if smoke else [1, 256, 4096, 65536]
-        solver_sizes = {1, 4096, 65536} if not smoke else {1}
+        solver_sizes = set(budget.solver_batches) if not smoke else {1}
+        gpu = jax.default_backend() in ("gpu", "cuda")
         last_sur: tuple[int, float] | None = None
         last_sol: tuple[int, float] | None = None
         for B in sizes:
@@ -432,15 +458,18 @@ def surrogate(smoke: bool, budget: Budget) -> dict[str, Any]:
                                    "surrogate_passages_per_s": B / t["min_s"]}
             if B in solver_sizes:
                 key = (len(cfg.cells), dt, S, B)
+                # A GPU's batch-1 time is launch-bound: it does not project to large batches.
                 why = (budget.allows(last_sol[1] * max(1.0, B / last_sol[0]))
-                       if last_sol is not None and key not in solver_times else None)
+                       if last_sol is not None and key not in solver_times
+                       and not (gpu and last_sol[0] == 1) else None)
                 if why:
                     row["solver"] = {"skipped": why}
                 else:
                     if key not in solver_times:
                         idx = np.arange(B) % len(rows_all)
                         r, nz = jnp.asarray(rows_all[idx]), jnp.asarray(noise_all[idx])
-                        solver_times[key] = timed(solver, (r, nz), repeats=2, budget_s=0.0)
+                        solver_times[key] = timed(solver, (r, nz), repeats=1 if B > 1 else 2,
+                                                  budget_s=0.0)
                     ts = solver_times[key]
                     last_sol = (B, ts["min_s"])
                     row["solver"] = ts
@@ -493,6 +522,29 @@ def twin(smoke: bool, budget: Budget) -> list[dict[str, Any]]:
             return row
 
         rows += _sweep(sizes, budget, run_one, key="p50_s")
+    rows += _twin_analysis([1] if smoke else [1000, 10000], budget)
+    return rows
+
+
+def _twin_analysis(sizes: Sequence[int], budget: Budget) -> list[dict[str, Any]]:
+    """The ETKF analysis alone (64 members, 24 cells + 3 parameters, 2 readings), vmapped over
+    slabs: how much of a cycle is the analysis rather than the forecast."""
+    from steeltwin.engine.twin import enkf_update
+
+    rng = np.random.default_rng(0)
+    obs, std, valid = jnp.asarray([1001.0, 999.0]), jnp.asarray([5.0, 5.0]), jnp.asarray(
+        [True, True])
+    fn = jax.jit(jax.vmap(lambda X, Y, k: enkf_update(X, Y, obs, std, valid, k)))
+    rows = []
+    for n in sizes:
+        if budget.left() < 20:
+            break
+        X = jnp.asarray(1000 + 20 * rng.standard_normal((n, 64, 27)))
+        Y = jnp.asarray(1000 + 20 * rng.standard_normal((n, 64, 2)))
+        keys = jax.random.split(jax.random.PRNGKey(0), n)
+        t = timed(fn, (X, Y, keys), repeats=10)
+        rows.append({"slabs": n, "members": 64, "dtype": "float64", "analysis_only": True, **t})
+        print(f"  twin analysis only {n:6d} slabs x 64: {1e3 * t['min_s']:.3f} ms", flush=True)
     return rows
 
 
@@ -531,15 +583,21 @@ SECTIONS = ("bandwidth", "stencil", "slab", "billet", "twin", "surrogate", "stre
 
 
 def run(smoke: bool, out_dir: Path, deadline_s: float, call_cap_s: float,
-        sections: Sequence[str] = SECTIONS) -> Path:
+        sections: Sequence[str] = SECTIONS, merge: bool = False,
+        solver_batches: Sequence[int] = (1, 4096, 65536)) -> Path:
+    """Run ``sections`` and write the result file; with ``merge``, the sections of an
+    existing file that this run does not redo are kept (each section names its commit)."""
     start = time.perf_counter()
-    budget = Budget(start + deadline_s, call_cap_s)
+    budget = Budget(start + deadline_s, call_cap_s, tuple(solver_batches))
     gpu = jax.default_backend() in ("gpu", "cuda")
     result: dict[str, Any] = {**header(smoke), "deadline_s": deadline_s,
                               "call_cap_s": call_cap_s, "sections": {}}
     plat = "cuda" if gpu else jax.default_backend()
     path = out_dir / f"hotpaths_{plat}{'_smoke' if smoke else ''}.json"
     out_dir.mkdir(parents=True, exist_ok=True)
+    if merge and path.exists():
+        kept = json.loads(path.read_text())["sections"]
+        result["sections"] = {k: v for k, v in kept.items() if k not in sections}
     roof = None
     for name in sections:
         if budget.left() <= 0:
@@ -555,7 +613,8 @@ def run(smoke: bool, out_dir: Path, deadline_s: float, call_cap_s: float,
                 res = stencil(smoke, roof or bandwidth(smoke, gpu)["roof_gbps"], budget)
             else:
                 res = globals()[name](smoke, budget)
-            result["sections"][name] = {"result": res, "wall_s": time.perf_counter() - t0}
+            result["sections"][name] = {"result": res, "wall_s": time.perf_counter() - t0,
+                                        "commit": result["commit"], "date": result["date"]}
         except Exception as exc:  # one broken section must not cost the rest of the lease
             traceback.print_exc()
             result["sections"][name] = {"error": f"{type(exc).__name__}: {exc}",
@@ -611,11 +670,14 @@ def table(cpu: dict[str, Any] | None, cuda: dict[str, Any] | None) -> str:
     for shape, dtype in (("4096x4096", "float32"), ("4096x4096", "float64"),
                          ("256x256x256", "float32"), ("256x256x256", "float64")):
         def get(r: dict[str, Any], shape: str = shape, dtype: str = dtype) -> str:
-            s = next(x for x in _rows_by(r, "stencil")
-                     if "x".join(map(str, x["shape"])) == shape and x["dtype"] == dtype)
+            s = next(x for x in _rows_by(r, "stencil") if not x.get("bare")
+                     and "x".join(map(str, x["shape"])) == shape and x["dtype"] == dtype)
             return (f"{_fmt_rate(s['cell_updates_per_s'], 'cell/s')}, "
                     f"{100 * s['roof_fraction']:.0f} % of roof")
         row(f"explicit stencil {shape} {dtype}", get)
+    row("bare jnp 5-point stencil 4096x4096 float32 (XLA's ceiling)",
+        lambda r: "{:.0f} % of roof".format(100 * next(
+            x for x in _rows_by(r, "stencil") if x.get("bare"))["roof_fraction"]))
     for section, label, sizes in (("slab", "1D slab passages/s (case b, ≤ 1 K)",
                                    (1, 256, 4096, 65536)),
                                   ("billet", "2D billet passages/s (case a, ≤ 1 K)",
@@ -644,13 +706,18 @@ def table(cpu: dict[str, Any] | None, cuda: dict[str, Any] | None) -> str:
     for dtype in ("float64", "float32"):
         for slabs in (1, 30, 1000, 10000):
             def get(r: dict[str, Any], dtype: str = dtype, slabs: int = slabs) -> str:
-                s = next(x for x in _rows_by(r, "twin")
-                         if x.get("slabs", x.get("size")) == slabs and
-                         x.get("dtype", dtype) == dtype)
+                s = next(x for x in _rows_by(r, "twin") if not x.get("analysis_only")
+                         and x.get("slabs", x.get("size")) == slabs
+                         and x.get("dtype", dtype) == dtype)
                 if "skipped" in s:
                     return "skipped (budget)"
                 return f"p50 {s['p50_ms']:.3g} ms, p99 {s['p99_ms']:.3g} ms"
             row(f"twin cycle {slabs} slabs × 64, {dtype}", get)
+    for slabs in (1000, 10000):
+        row(f"of which the ETKF analysis alone, {slabs} slabs, float64",
+            lambda r, slabs=slabs: "{:.3g} ms".format(1e3 * next(
+                x for x in _rows_by(r, "twin")
+                if x.get("analysis_only") and x["slabs"] == slabs)["min_s"]))
     for n in (256, 1024):
         def get(r: dict[str, Any], n: int = n) -> str:
             s = next(x for x in _rows_by(r, "stress") if x.get("n", x.get("size")) == n)
@@ -671,6 +738,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                     help="skip sizes whose one timed call would take longer")
     ap.add_argument("--sections", default=",".join(SECTIONS),
                     help=f"comma-separated subset of {','.join(SECTIONS)}")
+    ap.add_argument("--solver-batches", default="1,4096,65536",
+                    help="batches at which the surrogate section also times the solver")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the existing file's other sections (a rerun of a subset)")
     ap.add_argument("--table", action="store_true",
                     help="write hotpaths.md from hotpaths_cpu.json and hotpaths_cuda.json")
     args = ap.parse_args(argv)
@@ -686,7 +757,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown:
         sys.exit(f"--sections: unknown {', '.join(unknown)}; expected some of "
                  f"{', '.join(SECTIONS)}")
-    run(args.smoke, out, args.deadline_s, args.call_cap_s, sections)
+    run(args.smoke, out, args.deadline_s, args.call_cap_s, sections, args.merge,
+        [int(b) for b in args.solver_batches.split(",") if b])
 
 
 if __name__ == "__main__":

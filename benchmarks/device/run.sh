@@ -3,7 +3,7 @@
 # one GPU. Run benchmarks/device/prepare.sh first on a machine with the registries, carry
 # .whl/ with the working tree, then on the GPU machine, from the repository root:
 #
-#     benchmarks/device/run.sh [OUT_DIR]          # default benchmarks/results
+#     benchmarks/device/run.sh [OUT_DIR [bench_device options]]   # OUT_DIR: benchmarks/results
 #
 # It installs the carried steeltwin wheel (and flax/optax where the image's are not the
 # tested 0.12 / 0.2 series) into a private folder, prints the device, and runs
@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out="${1:-benchmarks/results}"
+shift || true
 site="${STEELTWIN_SITE:-/tmp/steeltwin-site}"
 pip_install() {
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -34,4 +35,4 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
 python3 -c 'import jax, flax, optax; print("jax", jax.__version__, jax.devices(),
 "flax", flax.__version__, "optax", optax.__version__)'
 python3 -m benchmarks.bench_device --out "$out" --deadline-s "${DEADLINE_S:-420}" \
-  --call-cap-s "${CALL_CAP_S:-20}"
+  --call-cap-s "${CALL_CAP_S:-20}" "$@"
