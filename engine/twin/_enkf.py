@@ -18,8 +18,10 @@ ETKF (Hunt, Kostelich & Szunyogh 2007, ensemble space), with C = Y R^-1 [N, m]:
 
 The symmetric square root comes from one eigendecomposition C Y^T = V diag(mu) V^T (mu >= 0,
 tiny negative rounding clipped), so lambda = N - 1 + mu and W - I = V diag(sqrt((N-1)/lambda) - 1)
-V^T. Costs O(N^3 + N^2 m): any m, including m > N - 1. For linear H the analysis sample mean and
-covariance are exactly the Kalman update of the forecast sample mean and covariance.
+V^T. Costs O(N^3 + N^2 m): any m, including m > N - 1. With fewer observations than N - 1 the
+same update is computed through the m x m Gram matrix instead (``_etkf_low_rank``, O(N m d)).
+For linear H the analysis sample mean and covariance are exactly the Kalman update of the
+forecast sample mean and covariance.
 
 Stochastic EnKF (Burgers, van Leeuwen & Evensen 1998), observation space:
 
@@ -112,6 +114,46 @@ def _masked(
 
 
 def _etkf(
+    ensemble: Array, predicted: Array, observed: Array, noise_std: Array, valid: Array
+) -> Array:
+    """ETKF analysis (see module docstring): through the m x m Gram matrix when there are
+    fewer observations than N - 1 (a plant twin's few sensors), else in ensemble space."""
+    if predicted.shape[1] < ensemble.shape[0] - 1:
+        return _etkf_low_rank(ensemble, predicted, observed, noise_std, valid)
+    return _etkf_ensemble_space(ensemble, predicted, observed, noise_std, valid)
+
+
+def _etkf_low_rank(
+    ensemble: Array, predicted: Array, observed: Array, noise_std: Array, valid: Array
+) -> Array:
+    """The same ETKF through the m x m Gram matrix: O(N m d + m^3) instead of O(N^2 d + N^3).
+
+    With Yh = Y R^-1/2 [N, m] (C Y^T = Yh Yh^T) and Yh^T Yh = U diag(mu) U^T, the nonzero
+    eigenpairs of Yh Yh^T are (mu_k, Yh u_k / sqrt(mu_k)), so
+
+        W - I  = Yh U diag(g(mu)) U^T Yh^T,   g(mu) = -1 / (sqrt(lam) (sqrt(n1) + sqrt(lam))),
+        w_mean = Yh U diag(1 / lam) U^T R^-1/2 (y - y_mean)      (push-through identity),
+
+    with lam = n1 + mu: g is (sqrt(n1/lam) - 1) / mu, finite at mu = 0, so directions the
+    readings do not see drop out without a division. The update T X' is applied as
+    1 (a^T Z) + Yh (M Z) with Z = Yh^T X' [m, d]: never an N x N matrix."""
+    n1 = ensemble.shape[0] - 1
+    _, Xp = _anomalies(ensemble)
+    Y, innovation, sigma = _masked(predicted, observed, noise_std, valid)
+    inv_sigma = jnp.where(valid, 1 / sigma, 0)
+    Yh = Y * inv_sigma
+    H = Yh.T @ Yh
+    mu, U = jnp.linalg.eigh(0.5 * (H + H.T))
+    mu = jnp.maximum(mu, 0)
+    lam = n1 + mu
+    a = U @ ((U.T @ (innovation * inv_sigma)) / lam)  # w_mean = Yh a
+    g = -1 / (jnp.sqrt(lam) * (jnp.sqrt(jnp.asarray(n1, lam.dtype)) + jnp.sqrt(lam)))
+    M = (U * g) @ U.T
+    Z = Yh.T @ Xp
+    return ensemble + (a @ Z)[None, :] + Yh @ (M @ Z)
+
+
+def _etkf_ensemble_space(
     ensemble: Array, predicted: Array, observed: Array, noise_std: Array, valid: Array
 ) -> Array:
     """ETKF analysis in ensemble space (see module docstring)."""
