@@ -596,8 +596,9 @@ def run(smoke: bool, out_dir: Path, deadline_s: float, call_cap_s: float,
     path = out_dir / f"hotpaths_{plat}{'_smoke' if smoke else ''}.json"
     out_dir.mkdir(parents=True, exist_ok=True)
     if merge and path.exists():
-        kept = json.loads(path.read_text())["sections"]
-        result["sections"] = {k: v for k, v in kept.items() if k not in sections}
+        old = json.loads(path.read_text())
+        result["sections"] = {k: {"commit": old["commit"], "date": old["date"], **v}
+                              for k, v in old["sections"].items() if k not in sections}
     roof = None
     for name in sections:
         if budget.left() <= 0:
