@@ -1,12 +1,12 @@
 """steeltwin service: the predict and twin APIs over HTTP (FastAPI), durable and secure.
 
 ``create_app(ServeSettings(...))`` gives the ASGI app; ``steeltwin-serve``
-(``steeltwin.engine.apps.serve``)
-runs it with uvicorn from ``conf/serve.yaml``. See the modules: ``_app`` (start-up, errors,
-limits), ``_routes_*`` (the endpoints), ``_twins`` (durable twins), ``_predicting`` (the
-model, batched predictions), ``_batching`` (micro-batching), ``_store`` (SQLite/PostgreSQL),
-``_auth`` (API keys, tenants, scopes), ``_units`` (pint), ``_metrics`` (Prometheus),
-``_opcua`` / ``_mqtt`` (plant data).
+(``steeltwin.engine.apps.serve``) runs it with uvicorn from ``conf/serve.yaml``. See the
+modules: ``_app`` (start-up), ``_body`` (body size, media type and nesting limits),
+``_problems`` / ``_handlers`` (every error as an RFC 9457 problem), ``_routes_*`` (the
+endpoints), ``_twins`` (durable twins), ``_predicting`` (the model, batched predictions),
+``_batching`` (micro-batching), ``_store`` (SQLite/PostgreSQL), ``_auth`` (API keys, tenants,
+scopes), ``_units`` (pint), ``_metrics`` (Prometheus), ``_opcua`` / ``_mqtt`` (plant data).
 """
 
 from ._app import Service, create_app

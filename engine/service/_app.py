@@ -8,9 +8,11 @@ created), install a bootstrap admin key when the store has none, build the propa
 batchers and the plant adapters; ``/readyz`` answers 200 only then. Shutdown snapshots the
 live twins.
 
-Errors: bad input -> 422 with the field, value and fix (nothing stored); missing/invalid key
--> 401; key without the scope -> 403; another tenant's twin -> 404 (as a missing one);
-oversized body -> 413; full queue -> 429 (Retry-After); compute timeout or store down -> 503.
+Errors (RFC 9457 problem+json, see ``_problems``): bad input -> 422 with the field, value and
+fix (nothing stored); an unreadable or too deeply nested body -> 400; missing/invalid key ->
+401; key without the scope -> 403; another tenant's twin -> 404 (as a missing one); oversized
+body -> 413; a body that is not JSON -> 415; full queue -> 429 (Retry-After); compute timeout
+or store down -> 503.
 """
 
 from __future__ import annotations
@@ -26,15 +28,14 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from steeltwin.engine import ConfigError
 from steeltwin.engine.twin import TwinConfig
 
 from ._auth import KeyVerifier, hash_key, new_key
-from ._batching import MicroBatcher, Overloaded
+from ._batching import MicroBatcher
+from ._body import BodyLimit
+from ._handlers import install_problems
 from ._metrics import Metrics
 from ._predicting import Predictor, build_service_propagator
 from ._routes_admin import router as admin_router
@@ -43,9 +44,9 @@ from ._routes_predict import router as predict_router
 from ._routes_twins import router as twins_router
 from ._schemas import ERROR_RESPONSES, VERSION
 from ._settings import ServeSettings
-from ._store import AbstractStore, ApiKeyRecord, StoreConflict, StoreError
+from ._store import AbstractStore, ApiKeyRecord
 from ._store_open import open_store
-from ._twins import NotFound, TwinManager
+from ._twins import TwinManager
 
 log = logging.getLogger("steeltwin.service")
 
@@ -98,8 +99,9 @@ class Service:
             return
         key, _ = new_key(self.store, s.tenant, ("read", "write", "admin"), "bootstrap")
         path = Path(s.state_dir) / "admin.key"
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an older file keeps its mode through O_TRUNC
         with os.fdopen(fd, "w") as f:
             f.write(key + "\n")
         self.bootstrap_key = key
@@ -137,66 +139,6 @@ class Service:
         self.store.close()
 
 
-class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, counted as they stream in (a
-    missing or false Content-Length does not get past it)."""
-
-    def __init__(self, app: ASGIApp, limit: int, metrics: Metrics) -> None:
-        self.app, self.limit, self.metrics = app, limit, metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._refuse(send)
-                return
-        # Read the body first (at most the limit), then replay it to the app: a body that
-        # streams past the limit is refused before the app parses any of it.
-        chunks: list[bytes] = []
-        seen = 0
-        while True:
-            msg = await receive()
-            if msg["type"] != "http.request":
-                await self.app(scope, _replay([msg]), send)
-                return
-            seen += len(msg.get("body", b""))
-            if seen > self.limit:
-                await self._refuse(send)
-                return
-            chunks.append(msg.get("body", b""))
-            if not msg.get("more_body", False):
-                break
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-        await self.app(scope, _replay([body], receive), send)
-
-    async def _refuse(self, send: Send) -> None:
-        self.metrics.refused.labels(reason="body too large").inc()
-        resp = JSONResponse({"detail": f"request body is over the limit of {self.limit} bytes "
-                             "(serve.max_body_bytes); send fewer readings or assets per "
-                             "request"}, status_code=413)
-        await resp({"type": "http"}, _empty_receive, send)
-
-
-def _replay(messages: list[Message], then: Receive | None = None) -> Receive:
-    """A receive callable that gives ``messages``, then defers to ``then`` (disconnects)."""
-    queue = list(messages)
-
-    async def receive() -> Message:
-        if queue:
-            return queue.pop(0)
-        if then is not None:
-            return await then()
-        return {"type": "http.disconnect"}
-
-    return receive
-
-
-async def _empty_receive() -> Message:
-    return {"type": "http.disconnect"}
-
-
 def create_app(settings: ServeSettings | None = None,
                store: AbstractStore | None = None) -> FastAPI:
     """The ASGI app of a service (see the module doc); the service starts in its lifespan."""
@@ -217,7 +159,7 @@ def create_app(settings: ServeSettings | None = None,
                   "Open Inference Protocol. Units: temperatures degC unless stated "
                   "({value, unit} accepted: degC, K, degF), lengths m, times s.")
     app.state.service = service
-    _errors(app, service)
+    install_problems(app, service)
 
     @app.middleware("http")
     async def timing(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
@@ -237,49 +179,3 @@ def create_app(settings: ServeSettings | None = None,
         app.include_router(r)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes, metrics=service.metrics)
     return app
-
-
-def _errors(app: FastAPI, service: Service) -> None:
-    def problem(status: int, detail: Any, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-
-    @app.exception_handler(ConfigError)
-    async def _config(request: Request, err: ConfigError) -> JSONResponse:
-        return problem(422, str(err))
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, err: RequestValidationError) -> JSONResponse:
-        out = []
-        for e in err.errors():
-            loc = ".".join(str(p) for p in e.get("loc", ()) if p != "body")
-            value = e.get("input")
-            shown = repr(value) if len(repr(value)) < 200 else repr(value)[:200] + "..."
-            out.append({"field": loc, "value": shown, "error": e.get("msg", "")})
-        return problem(422, out)
-
-    @app.exception_handler(NotFound)
-    async def _missing(request: Request, err: NotFound) -> JSONResponse:
-        return problem(404, f"twin {err.args[0]!r} not found")
-
-    @app.exception_handler(Overloaded)
-    async def _busy(request: Request, err: Overloaded) -> JSONResponse:
-        service.metrics.refused.labels(reason="queue full").inc()
-        return problem(429, str(err), {"Retry-After": "1"})
-
-    @app.exception_handler(TimeoutError)
-    async def _slow(request: Request, err: TimeoutError) -> JSONResponse:
-        service.metrics.refused.labels(reason="timeout").inc()
-        return problem(503, f"compute did not finish within {service.settings.request_timeout_s}"
-                       " s (serve.request_timeout_s); retry, or ask for less", {"Retry-After":
-                                                                                  "5"})
-
-    @app.exception_handler(StoreConflict)
-    async def _conflict(request: Request, err: StoreConflict) -> JSONResponse:
-        return problem(409, str(err))
-
-    @app.exception_handler(StoreError)
-    async def _store(request: Request, err: StoreError) -> JSONResponse:
-        service.metrics.refused.labels(reason="store").inc()
-        log.error("store error on %s %s: %s", request.method, request.url.path, err)
-        return problem(503, "the store is unavailable; retry shortly (the cause is in the "
-                       "server log)", {"Retry-After": "5"})

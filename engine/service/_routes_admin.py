@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ._auth import new_key
+from ._body import JsonRoute
 from ._deps import Admin, Reader, ServiceDep
 from ._schemas import KeyCreate, KeyOut
 
-router = APIRouter()
+router = APIRouter(route_class=JsonRoute)
 DASHBOARD = FilePath(__file__).with_name("static") / "dashboard.html"
 
 

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from fastapi import APIRouter
 
-from steeltwin.engine import ConfigError, Scenario
+from steeltwin.engine import Scenario
 from steeltwin.engine.twin import Prediction
 
+from ._body import JsonRoute
 from ._deps import Reader, ServiceDep
 from ._predicting import PredictJob
+from ._problems import RequestError
 from ._scenario import residence, slab_scenario
 from ._schemas import AssetPrediction, PredictRequest, PredictResponse
 from ._units import from_kelvin, from_kelvin_difference, time_s
 
-router = APIRouter(tags=["predict"])
+router = APIRouter(tags=["predict"], route_class=JsonRoute)
 
 
 def units_of(unit: str) -> dict[str, str]:
@@ -50,30 +53,52 @@ def asset_out(pred: Prediction, i: int, outputs: Sequence[str], unit: str) -> As
     return out
 
 
-def request_times(body: Any, end: float, service: Any, where: str = "") -> np.ndarray:
-    """The requested times (s) of a predict or forecast body, checked against the limits."""
+def _round_up(x: float) -> float:
+    """``x`` rounded up to 3 significant digits (a value to suggest)."""
+    scale = 10.0 ** (math.floor(math.log10(x)) - 2)
+    return math.ceil(x / scale - 1e-9) * scale
+
+
+def check_count(span: float, every: float, limit: int, field: str) -> int:
+    """The number of times from t to t + ``span`` s every ``every`` s, the end included
+    (``np.arange`` and the end), checked against ``limit`` before anything is built."""
+    steps = span / every
+    if math.isfinite(steps) and math.ceil(steps) + 1 <= limit:
+        return max(math.ceil(steps), 0) + 1
+    fix = (f"use {field} >= {_round_up(span / (limit - 1)):g} s" if limit > 1 else
+           f"ask for one time ({field} >= {span:g} s)")
+    raise RequestError(field, f"{field}={every:g} s gives {steps + 1:.4g} times over {span:g} s,"
+                       f" over the limit of {limit} (serve.max_times); {fix}, or list `times`")
+
+
+def request_times(body: Any, end: float, service: Any) -> np.ndarray:
+    """The requested times (s) of a predict body, checked against the limits (the count
+    before any array is built)."""
+    limit = service.settings.max_times
     if body.times is not None:
         if not body.times:
-            raise ConfigError(f"{where}times=[] is invalid: expected at least one time; leave "
-                              "it out for every `every` s")
-        times = np.array([time_s(t, f"{where}times[{k}]") for k, t in enumerate(body.times)])
+            raise RequestError("times", "times=[] is invalid: expected at least one time; leave "
+                               "it out for every `every` s")
+        if len(body.times) > limit:
+            raise RequestError("times", f"times: {len(body.times)} requested times are over the "
+                               f"limit of {limit} (serve.max_times); ask for fewer")
+        times = np.array([time_s(t, f"times[{k}]") for k, t in enumerate(body.times)])
     else:
-        every = time_s(body.every, f"{where}every")
+        every = time_s(body.every, "every")
         if every <= 0:
-            raise ConfigError(f"{where}every={every:g} s is invalid: expected > 0")
-        start = getattr(body, "_start", 0.0)
-        times = np.append(np.arange(start, end, every), end)
-    limit = service.settings.max_times
-    if len(times) > limit:
-        raise ConfigError(f"{where}times: {len(times)} requested times are over the limit of "
-                          f"{limit} (serve.max_times); ask for fewer or a larger `every`")
+            raise RequestError("every", f"every={every:g} s is invalid: expected > 0; ask for a "
+                               "positive interval")
+        check_count(end, every, limit, "every")
+        times = np.append(np.arange(0.0, end, every), end)
     if np.any(times < 0):
-        raise ConfigError(f"{where}times={times.min():g} s is invalid: expected >= 0 s since "
-                          "charging")
+        k = int(np.argmin(times))
+        raise RequestError(f"times[{k}]", f"times[{k}]={times[k]:g} s is invalid: expected >= 0 "
+                           "s since charging")
     horizon = service.settings.max_horizon_s
     if times.max() > horizon:
-        raise ConfigError(f"{where}times up to {times.max():g} s are invalid: expected at most "
-                          f"{horizon:g} s (serve.max_horizon_s); ask for earlier times")
+        k = int(np.argmax(times))
+        raise RequestError(f"times[{k}]", f"times[{k}]={times[k]:g} s is invalid: expected at "
+                           f"most {horizon:g} s (serve.max_horizon_s); ask for earlier times")
     return times
 
 
@@ -81,9 +106,9 @@ def request_times(body: Any, end: float, service: Any, where: str = "") -> np.nd
 async def predict(body: PredictRequest, service: ServiceDep, _: Reader) -> PredictResponse:
     """Roll each slab from charging under its schedule; fields and summaries at the times."""
     if len(body.assets) > service.settings.max_assets:
-        raise ConfigError(f"assets: {len(body.assets)} slabs are over the limit of "
-                          f"{service.settings.max_assets} per request (serve.max_assets); "
-                          "split the request")
+        raise RequestError("assets", f"assets: {len(body.assets)} slabs are over the limit of "
+                           f"{service.settings.max_assets} per request (serve.max_assets); "
+                           "split the request")
     cells = service.propagator.cells
     scs: list[Scenario] = []
     ends: list[float] = []

@@ -14,13 +14,15 @@ from typing import Any
 
 from fastapi import APIRouter, Path, Query, Response
 
-from steeltwin.engine import ConfigError
 from steeltwin.engine.twin import advise_setpoints
 
+from ._body import JsonRoute
 from ._deps import Admin, Reader, ServiceDep, Writer
-from ._routes_predict import asset_out, units_of
+from ._problems import RequestError
+from ._routes_predict import asset_out, check_count, units_of
 from ._scenario import furnace_zones, slab_scenario
 from ._schemas import (
+    TWIN_ID,
     AdviceOut,
     AdviseRequest,
     ForecastRequest,
@@ -37,9 +39,10 @@ from ._store import TwinRecord
 from ._twins import Job, NotFound, charged_at
 from ._units import from_kelvin, from_kelvin_difference, temperature_c, time_s
 
-router = APIRouter(prefix="/v1/twins", tags=["twins"])
+router = APIRouter(prefix="/v1/twins", tags=["twins"], route_class=JsonRoute)
 TemperatureUnit = Query("degC", pattern="^(degC|K|degF)$")
-TwinId = Path(pattern=r"^[A-Za-z0-9_.:-]{1,64}$", description="the twin's id")
+TwinId = Path(pattern=TWIN_ID, description="the twin's id: a letter or digit, then letters, "
+              "digits, _ . : - (<= 64)")
 
 
 def info(rec: TwinRecord, live: Any = None) -> TwinInfo:
@@ -96,8 +99,9 @@ async def post_readings(twin_id: str = TwinId, *, body: ReadingsIn, service: Ser
     """Store readings (idempotent by id), then assimilate them."""
     limit = service.settings.max_readings
     if len(body.readings) > limit:
-        raise ConfigError(f"readings: {len(body.readings)} readings are over the limit of "
-                          f"{limit} per request (serve.max_readings); send them in batches")
+        raise RequestError("readings", f"readings: {len(body.readings)} readings are over the "
+                           f"limit of {limit} per request (serve.max_readings); send them in "
+                           "batches")
     return await ingest(service, who.tenant, twin_id, body.readings)
 
 
@@ -177,30 +181,31 @@ async def forecast(twin_id: str = TwinId, *, body: ForecastRequest, service: Ser
     the what-if ``zones``, with the estimated exchange factors."""
     rec = await record(service, who.tenant, twin_id)
     slab = SlabIn.model_validate(rec.spec["slab"])
+    zones = "slab.zones"  # the stored schedule; a what-if's zones are the request's
     if body.zones is not None:
-        slab = slab.model_copy(update={"zones": body.zones})
+        slab, zones = slab.model_copy(update={"zones": body.zones}), "zones"
     cells = service.propagator.cells
-    scenario = await asyncio.to_thread(slab_scenario, slab, cells, "slab")
-    end = sum(time_s(z.duration, "zones") for z in slab.zones)
+    scenario = await asyncio.to_thread(slab_scenario, slab, cells, "slab", None, zones)
+    end = sum(time_s(z.duration, f"{zones}[{i}].duration") for i, z in enumerate(slab.zones))
     until = end if body.until is None else time_s(body.until, "until")
     every = time_s(body.every, "every")
     if every <= 0:
-        raise ConfigError(f"every={every:g} s is invalid: expected > 0")
+        raise RequestError("every", f"every={every:g} s is invalid: expected > 0; ask for a "
+                           "positive interval")
     if until > service.settings.max_horizon_s:
-        raise ConfigError(f"until={until:g} s is invalid: expected at most "
-                          f"{service.settings.max_horizon_s:g} s after charging "
-                          "(serve.max_horizon_s)")
+        raise RequestError("until", f"until={until:g} s is invalid: expected at most "
+                           f"{service.settings.max_horizon_s:g} s after charging "
+                           "(serve.max_horizon_s); forecast to an earlier time")
     buckets = service.predictor.step_buckets
     stress = "stress" in body.outputs
 
     def run(live: Any) -> Any:
         if until < live.twin.time:
-            raise ConfigError(f"until={until:g} s is invalid: the twin is at "
-                              f"{live.twin.time:g} s; forecast later times")
-        n = (until - live.twin.time) / every
-        if n > service.settings.max_times:
-            raise ConfigError(f"every={every:g} s gives {n:.0f} times, over the limit of "
-                              f"{service.settings.max_times} (serve.max_times)")
+            raise RequestError("until", f"until={until:g} s is invalid: the twin is at "
+                               f"{live.twin.time:g} s; forecast later times")
+        # The forecast runs at least one cycle past the twin's time (Twin.forecast).
+        span = max(until, live.twin.time + live.twin.cycle_seconds) - live.twin.time
+        check_count(span, every, service.settings.max_times, "every")
         return live.twin.forecast(until, scenario, every, stress=stress, step_buckets=buckets)
 
     pred = await on_compute(service, _run_on_twin, service, who.tenant, twin_id, run)
@@ -215,15 +220,16 @@ async def advise(twin_id: str = TwinId, *, body: AdviseRequest, service: Service
     """Zone set-points (and soak time) for a discharge target with the least heat, through
     the differentiable model from charging, with the twin's estimated exchange factors."""
     if body.iterations > service.settings.advise_max_iterations:
-        raise ConfigError(f"iterations={body.iterations} is invalid: expected at most "
-                          f"{service.settings.advise_max_iterations} "
-                          "(serve.advise_max_iterations)")
+        raise RequestError("iterations", f"iterations={body.iterations} is invalid: expected "
+                           f"at most {service.settings.advise_max_iterations} "
+                           "(serve.advise_max_iterations); ask for fewer")
     rec = await record(service, who.tenant, twin_id)
     slab = SlabIn.model_validate(rec.spec["slab"])
     gas = (temperature_c(body.gas_min, "gas_min"), temperature_c(body.gas_max, "gas_max"))
     soak = None
     if (body.soak_min is None) != (body.soak_max is None):
-        raise ConfigError("soak_min, soak_max are invalid: give both (s) or neither")
+        given = "soak_min" if body.soak_min is not None else "soak_max"
+        raise RequestError(given, "soak_min, soak_max are invalid: give both (s) or neither")
     if body.soak_min is not None and body.soak_max is not None:
         soak = (time_s(body.soak_min, "soak_min"), time_s(body.soak_max, "soak_max"))
     target = temperature_c(body.target_mean, "target_mean")

@@ -15,6 +15,7 @@ from typing import Any
 from steeltwin.engine import ConfigError, FurnaceZone, Scenario
 from steeltwin.engine.config import build_scenario
 
+from ._problems import RequestError
 from ._schemas import SlabIn, ZoneIn
 from ._units import length_m, temperature_c, time_s
 
@@ -32,13 +33,16 @@ def zone_config(z: ZoneIn, where: str) -> dict[str, Any]:
             "exchange_factor_bottom": z.exchange_factor_bottom, "h": z.h}
 
 
-def slab_config(slab: SlabIn, cells: int, where: str = "slab") -> dict[str, Any]:
-    """The simulate-style plain config of a slab (degC, m, s)."""
+def slab_config(slab: SlabIn, cells: int, where: str = "slab",
+                zones_where: str | None = None) -> dict[str, Any]:
+    """The simulate-style plain config of a slab (degC, m, s); errors name
+    ``<where>.thickness`` and ``<zones_where>[i]...`` (default ``<where>.zones``)."""
+    zw = zones_where or f"{where}.zones"
     names = [z.name for z in slab.zones]
     if len(set(names)) != len(names):
-        raise ConfigError(f"{where}.zones names={names} are invalid: expected unique zone "
-                          "names; rename the repeated zone")
-    zones = {z.name: zone_config(z, f"{where}.zones[{i}]") for i, z in enumerate(slab.zones)}
+        raise RequestError(zw, f"{zw} names={names} are invalid: expected unique zone names; "
+                           "rename the repeated zone")
+    zones = {z.name: zone_config(z, f"{zw}[{i}]") for i, z in enumerate(slab.zones)}
     return {
         "dtype": "float64",
         "geometry": {"kind": "slab", "thickness": length_m(slab.thickness, f"{where}.thickness"),
@@ -52,14 +56,16 @@ def slab_config(slab: SlabIn, cells: int, where: str = "slab") -> dict[str, Any]
     }
 
 
-def request_words(message: str, slab: SlabIn, where: str) -> str:
+def request_words(message: str, slab: SlabIn, where: str, zones_where: str | None = None
+                  ) -> str:
     """A config-layer message with the config keys (``geometry.thickness``) replaced by the
     request's fields (``assets[0].thickness``): the same words as the CLI, the caller's names."""
     names = {z.name: i for i, z in enumerate(slab.zones)}
+    zw = zones_where or f"{where}.zones"
 
     def zone(m: re.Match[str]) -> str:
         i = names.get(m.group(1))
-        return f"{where}.zones[{i}].{m.group(2)}" if i is not None else m.group(0)
+        return f"{zw}[{i}].{m.group(2)}" if i is not None else m.group(0)
 
     message = _ZONE_KEY.sub(zone, message)
     for key, field in _FIELDS.items():
@@ -68,20 +74,22 @@ def request_words(message: str, slab: SlabIn, where: str) -> str:
 
 
 def slab_scenario(slab: SlabIn, cells: int, where: str = "slab",
-                  warnings: list[str] | None = None) -> Scenario:
+                  warnings: list[str] | None = None, zones_where: str | None = None
+                  ) -> Scenario:
     """The checked engine scenario of a slab (K, m, s).
 
     The config layer checks it (plausible ranges included: a thickness of 220 m is refused
-    with "a value in mm?", as on the command line); its messages name the request's fields.
+    with "a value in mm?", as on the command line); its messages name the request's fields
+    (``<where>.thickness``, ``<zones_where>[i].duration``; default ``<where>.zones``).
     Plausibility warnings (a temperature that looks like kelvin) go to ``warnings``."""
-    plain = slab_config(slab, cells, where)
+    plain = slab_config(slab, cells, where, zones_where)
     notes: list[str] = []
     try:
         scenario = build_scenario(plain, notes)
     except ConfigError as err:
-        raise ConfigError(request_words(str(err), slab, where)) from None
+        raise ConfigError(request_words(str(err), slab, where, zones_where)) from None
     if warnings is not None:
-        warnings.extend(request_words(n, slab, where) for n in notes)
+        warnings.extend(request_words(n, slab, where, zones_where) for n in notes)
     return scenario
 
 

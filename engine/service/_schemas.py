@@ -16,12 +16,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from ._units import Finite, QuantityIn
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+# A twin id is a safe token: a letter or digit first (so never "." or ".."), then letters,
+# digits and _ . : - (64 characters at most).
+TWIN_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+TwinIdText = Annotated[str, Field(pattern=TWIN_ID)]
 # Free text (labels, reading ids): printable, no control characters (NUL breaks databases).
 TEXT = r"^[^\x00-\x1f\x7f]*$"
 TemperatureUnit = Literal["degC", "K", "degF"]
 Sensor = Literal["pyrometer_top", "pyrometer_bottom", "thermocouple", "gas_top", "gas_bottom"]
 Output = Literal["summary", "field", "stress"]
 MAX_ASSETS, MAX_TIMES, MAX_READINGS, MAX_ZONES = 1024, 4096, 10000, 16
+# Plausible ranges of the slab's and zones' numbers that the config layer does not bound
+# (it bounds thickness and temperatures: steeltwin.engine.config.RANGES); the Open Inference
+# Protocol route checks its tensors against the same numbers.
+H_MAX = 2000.0  # W/(m^2 K), convection coefficient
+SCALE_MIN, SCALE_MAX = 0.5, 2.0  # conductivity and capacity multipliers
 
 VERSION = "1"  # the API version (OpenAPI info.version and the OIP server metadata)
 WARNINGS = ("possible but suspicious inputs, e.g. a temperature that looks like kelvin given "
@@ -43,7 +52,7 @@ class ZoneIn(_Body):
     exchange_factor_top: Finite = Field(0.6, gt=0, le=1, description="radiation exchange "
                                         "factor phi of the top face")
     exchange_factor_bottom: Finite = Field(0.5, gt=0, le=1)
-    h: Finite = Field(0.0, ge=0, le=2000, description="convection coefficient, W/(m^2 K)")
+    h: Finite = Field(0.0, ge=0, le=H_MAX, description="convection coefficient, W/(m^2 K)")
 
 
 class SlabIn(_Body):
@@ -51,8 +60,8 @@ class SlabIn(_Body):
 
     thickness: QuantityIn = Field(0.22, description="m if bare")
     material: Literal["carbon_steel", "stainless_steel"] = "carbon_steel"
-    conductivity_scale: Finite = Field(1.0, ge=0.5, le=2.0)
-    capacity_scale: Finite = Field(1.0, ge=0.5, le=2.0)
+    conductivity_scale: Finite = Field(1.0, ge=SCALE_MIN, le=SCALE_MAX)
+    capacity_scale: Finite = Field(1.0, ge=SCALE_MIN, le=SCALE_MAX)
     initial_temperature: QuantityIn = Field(25.0, description="charging temperature "
                                             "(degC if bare)")
     zones: list[ZoneIn] = Field(min_length=1, max_length=MAX_ZONES)
@@ -104,7 +113,8 @@ class PredictResponse(BaseModel):
 class TwinCreate(_Body):
     """A new twin: the slab as charged, the furnace schedule on its clock."""
 
-    twin_id: Name | None = Field(None, description="default: a random id")
+    twin_id: TwinIdText | None = Field(None, description="default: a random id; a letter or "
+                                       "digit, then letters, digits, _ . : - (<= 64)")
     slab: SlabIn
     charged_at: dt.datetime | None = Field(None, description="ISO 8601 with offset; default "
                                            "now. Readings with a timestamp count from it")
@@ -231,20 +241,33 @@ class KeyOut(BaseModel):
 
 
 class FieldError(BaseModel):
-    field: str = Field(description="dotted path of the field in the body or query")
-    value: str = Field(description="the value given (repr, shortened)")
+    field: str = Field(description="the path of the value as the request wrote it, e.g. "
+                       "assets[0].thickness.unit; a query or path parameter by its name; "
+                       "empty for the whole body")
+    value: Any = Field(description="the value as sent (JSON; null when missing; past 200 "
+                       "characters its JSON text, shortened)")
     error: str
 
 
 class Problem(BaseModel):
-    """An error: what was wrong and how to fix it (every 4xx and 5xx)."""
+    """An error (every 4xx and 5xx), as RFC 9457 problem details
+    (``application/problem+json``): what was wrong and how to fix it."""
 
-    detail: str | list[FieldError]
+    type: str = Field("about:blank", description="about:blank: the status says what it is")
+    title: str = Field(description="the status phrase", examples=["Unprocessable Entity"])
+    status: int
+    detail: str = Field(description="what was wrong and the fix")
+    errors: list[FieldError] = Field(description="one entry per bad input (empty when the "
+                                     "refusal concerns no single input)")
+    error: str | None = Field(None, description="Open Inference Protocol routes (/v2): the "
+                              "detail again, as that protocol's error body has it")
 
 
-_ERRORS = {400: "the body could not be read", 401: "missing or invalid API key",
+_ERRORS = {400: "the body could not be read, or is nested too deeply",
+           401: "missing or invalid API key",
            403: "the key lacks the scope", 404: "no such twin, key or model",
            409: "the twin id is taken", 413: "the body is over serve.max_body_bytes",
+           415: "the body is not JSON (Content-Type)",
            422: "invalid input: the field, the value and the fix",
            429: "the queue is full; retry after Retry-After s",
            503: "compute timed out or the store is unavailable; retry after Retry-After s"}

@@ -8,6 +8,8 @@ schema creation is serialised between processes.
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,9 +19,27 @@ from .._errors import ConfigError
 from ._store import StoreError, redact_url
 from ._store_sql import _AbstractSqlStore
 
+log = logging.getLogger("steeltwin.service")
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 (its directory 0700) unless it exists: it holds key
+    hashes and every tenant's data, and SQLite would create it with the umask's mode (0644).
+    SQLite gives the -wal and -shm files the database file's mode. An existing file keeps
+    its mode (a warning says when others may read it)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            log.warning("store file %s has mode %o: other users may read the key hashes and "
+                        "twins; chmod 600 it", path, mode)
+
 
 class SqliteStore(_AbstractSqlStore):
-    """SQLite in WAL mode with ``synchronous=FULL``; writes take the lock at ``BEGIN``."""
+    """SQLite in WAL mode with ``synchronous=FULL``; writes take the lock at ``BEGIN``. A new
+    database file is created 0600 (its directory 0700)."""
 
     _types: ClassVar[dict[str, str]] = {
         "pk": "INTEGER PRIMARY KEY AUTOINCREMENT",
@@ -40,9 +60,9 @@ class SqliteStore(_AbstractSqlStore):
         self._memory = path == ":memory:"
         if not self._memory:
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _create_private(Path(path))
             except OSError as e:
-                msg = f"store {url}: cannot create the directory ({e}); {self._hint}"
+                msg = f"store {url}: cannot create the database file ({e}); {self._hint}"
                 raise StoreError(msg) from e
         # :memory: is private to its connection, so it gets exactly one.
         super().__init__(url, 1 if self._memory else 8)

@@ -36,6 +36,7 @@ from steeltwin.engine.twin import (
     make_reading,
 )
 
+from ._problems import RequestError
 from ._scenario import slab_scenario
 from ._schemas import ReadingIn, SlabIn, TwinCreate
 from ._store import AbstractStore, SnapshotRecord, TwinRecord
@@ -93,8 +94,8 @@ class TwinManager:
         slab_scenario(body.slab, self.propagator.cells, "slab", warnings)
         when = body.charged_at or dt.datetime.now(dt.UTC)
         if when.tzinfo is None:
-            raise ConfigError(f"charged_at={when.isoformat()!r} is invalid: expected an ISO 8601 "
-                              "time with a UTC offset; add e.g. +00:00")
+            raise RequestError("charged_at", f"charged_at={when.isoformat()!r} is invalid: "
+                               "expected an ISO 8601 time with a UTC offset; add e.g. +00:00")
         spec = {"slab": body.slab.model_dump(mode="json"), "label": body.label,
                 "charged_at": when.isoformat()}
         return TwinRecord(tenant, body.twin_id or uuid.uuid4().hex[:16], spec, time.time())
@@ -106,38 +107,42 @@ class TwinManager:
         out = []
         for i, r in enumerate(items):
             where = f"readings[{i}]"
+            clock = f"{where}.time_s" if r.time_s is not None else f"{where}.timestamp"
             if (r.time_s is None) == (r.timestamp is None):
-                raise ConfigError(f"{where}: give exactly one of time_s (s since charging) and "
-                                  "timestamp (ISO 8601 with offset)")
+                raise RequestError(clock, f"{where}: give exactly one of time_s (s since "
+                                   "charging) and timestamp (ISO 8601 with offset)")
             if r.timestamp is not None:
                 if r.timestamp.tzinfo is None:
-                    raise ConfigError(f"{where}.timestamp={r.timestamp.isoformat()!r} is "
-                                      "invalid: expected a UTC offset; add e.g. +00:00")
+                    raise RequestError(clock, f"{clock}={r.timestamp.isoformat()!r} is invalid: "
+                                       "expected a UTC offset; add e.g. +00:00")
                 t = (r.timestamp - t0).total_seconds()
                 if t < 0:
-                    raise ConfigError(f"{where}.timestamp={r.timestamp.isoformat()!r} is "
-                                      f"invalid: before the twin was charged ({t0.isoformat()})"
-                                      "; check the clock or the twin")
+                    raise RequestError(clock, f"{clock}={r.timestamp.isoformat()!r} is invalid: "
+                                       f"before the twin was charged ({t0.isoformat()}); check "
+                                       "the clock or the twin")
             else:
                 t = float(r.time_s)  # type: ignore[arg-type]
             if t > self.max_twin_seconds:
-                raise ConfigError(f"{where} time={t:g} s is invalid: expected at most "
-                                  f"{self.max_twin_seconds:g} s after charging (the service's "
-                                  "limit); check the clock")
+                raise RequestError(clock, f"{where} time={t:g} s is invalid: expected at most "
+                                   f"{self.max_twin_seconds:g} s after charging (the service's "
+                                   "limit); check the clock")
             try:
                 depth = r.depth if r.sensor == "thermocouple" else None
                 if r.sensor != "thermocouple" and r.depth is not None:
-                    raise ConfigError(f"depth={r.depth!r} is invalid: only a thermocouple has a "
-                                      "depth; leave it out")
+                    raise RequestError("depth", f"depth={r.depth!r} is invalid: only a "
+                                       "thermocouple has a depth; leave it out")
                 reading = make_reading(r.id, t, r.sensor, r.value, r.unit, depth,
                                        r.depth_unit or "m")
                 if reading.depth is not None and reading.depth > thickness:
-                    raise ConfigError(f"depth={r.depth!r} {r.depth_unit or 'm'} is invalid: "
-                                      f"expected at most the slab's thickness ({thickness:g} m)"
-                                      "; check the depth and its unit")
+                    raise RequestError("depth", f"depth={r.depth!r} {r.depth_unit or 'm'} is "
+                                       "invalid: expected at most the slab's thickness "
+                                       f"({thickness:g} m); check the depth and its unit")
                 out.append(reading)
             except ConfigError as err:
-                raise ConfigError(f"{where}: {err}") from None
+                # The reading's own field (make_reading names them; its time is ours).
+                name = getattr(err, "field", None)
+                field = clock if name == "time" else f"{where}.{name}" if name else where
+                raise RequestError(field, f"{where}: {err}") from None
         return out
 
     # -- on the compute thread ---------------------------------------------------------

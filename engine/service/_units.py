@@ -4,7 +4,8 @@ A request states units explicitly, ``{"value": 812.3, "unit": "degC"}``, or give
 in the documented default unit of its field: temperatures degC, lengths m, durations s.
 Accepted units: temperatures degC (°C, C, celsius), K (kelvin), degF (°F, F, fahrenheit);
 lengths m, mm, cm, in (inch); durations s, min, h. Every conversion goes through pint (the
-registry of ``steeltwin.engine.twin.unit_registry``, shared, built once). Responses give
+registry of ``steeltwin.engine.twin.unit_registry``, shared, built once); a bad unit is refused
+naming ``<field>.unit``, as the request wrote it. Responses give
 temperatures in
 the unit the caller asks for (``temperature_unit``, default degC) and say so in ``units``.
 """
@@ -12,12 +13,15 @@ the unit the caller asks for (``temperature_unit``, default degC) and say so in 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from steeltwin.engine import ConfigError
 from steeltwin.engine.twin import to_kelvin, to_metres, unit_registry
+
+from ._problems import RequestError
 
 TEMPERATURE_UNITS = ("degC", "K", "degF")
 TIME_UNITS = {"s": "second", "min": "minute", "h": "hour"}
@@ -44,22 +48,34 @@ def _split(q: float | Quantity, default: str) -> tuple[float, str]:
     return float(q), default
 
 
+def _converted(convert: Callable[[float, str, str], float], q: float | Quantity,
+               default: str, field: str) -> float:
+    """``convert(value, unit, field)``; a bad unit is refused as ``<field>.unit``, the field
+    the request wrote (the converters name it ``<field> unit`` or ``<field>_unit``)."""
+    v, u = _split(q, default)
+    try:
+        return convert(v, u, field)
+    except ConfigError as err:
+        if not isinstance(q, Quantity):
+            raise RequestError(field, str(err)) from None
+        message = str(err).replace(f"{field} unit", f"{field}.unit")
+        raise RequestError(f"{field}.unit", message.replace(f"{field}_unit",
+                                                            f"{field}.unit")) from None
+
+
 def temperature_c(q: float | Quantity, field: str) -> float:
     """A temperature quantity in degC (bare numbers are degC)."""
-    v, u = _split(q, "degC")
-    return to_kelvin(v, u, field) - 273.15
+    return _converted(to_kelvin, q, "degC", field) - 273.15
 
 
 def temperature_k(q: float | Quantity, field: str) -> float:
     """A temperature quantity in K (bare numbers are degC)."""
-    v, u = _split(q, "degC")
-    return to_kelvin(v, u, field)
+    return _converted(to_kelvin, q, "degC", field)
 
 
 def length_m(q: float | Quantity, field: str) -> float:
     """A length quantity in m (bare numbers are m)."""
-    v, u = _split(q, "m")
-    return to_metres(v, u, field)
+    return _converted(to_metres, q, "m", field)
 
 
 def time_s(q: float | Quantity, field: str) -> float:
@@ -67,11 +83,13 @@ def time_s(q: float | Quantity, field: str) -> float:
     v, u = _split(q, "s")
     name = TIME_UNITS.get(u.strip())
     if name is None:
-        raise ConfigError(f"{field} unit={u!r} is invalid: expected a time unit "
-                          f"({', '.join(TIME_UNITS)}); fix the unit")
+        raise RequestError(f"{field}.unit", f"{field}.unit={u!r} is invalid: expected a time "
+                           f"unit ({', '.join(TIME_UNITS)}); fix the unit")
     s = float(unit_registry().Quantity(v, name).to("second").magnitude)
     if not math.isfinite(s):
-        raise ConfigError(f"{field}={v!r} is invalid: expected a finite duration; fix the value")
+        where = f"{field}.value" if isinstance(q, Quantity) else field
+        raise RequestError(where, f"{where}={v!r} is invalid: expected a finite duration; fix "
+                           "the value")
     return s
 
 

@@ -38,9 +38,9 @@ different content a conflict: refused and reported, the stored reading is kept. 
 from __future__ import annotations
 
 import csv
-import difflib
 import dataclasses
 import datetime as _dt
+import difflib
 import hashlib
 import math
 import numbers

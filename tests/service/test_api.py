@@ -76,7 +76,7 @@ def test_predict_at_zone_changes_matches_simulate(served):
 
     from steeltwin import engine as E
 
-    client, admin, app = served
+    client, admin, _ = served
     slab = {"thickness": {"value": 220, "unit": "mm"}, "initial_temperature": 25.0,
             "zones": [{"name": n, "gas_temperature": g, "duration": 3600,
                        "exchange_factor_top": 0.6, "exchange_factor_bottom": 0.6}
@@ -165,7 +165,7 @@ def test_bad_input_is_refused_with_the_field_and_nothing_breaks(served):
     client, admin, _ = served
     cases = [
         ({"assets": [{**SLAB, "initial_temperature": {"value": 20, "unit": "coulomb"}}]},
-         "initial_temperature unit='coulomb' is invalid"),
+         "assets[0].initial_temperature.unit='coulomb' is invalid"),
         ({"assets": [{**SLAB, "thickness": {"value": 5, "unit": "m"}}]}, "assets[0].thickness"),
         ({"assets": [{**SLAB, "zones": [{**SLAB["zones"][0], "exchange_factor_top": 1.5}]}]},
          "exchange_factor_top"),
@@ -183,7 +183,7 @@ def test_bad_input_is_refused_with_the_field_and_nothing_breaks(served):
     raw = json.dumps({"assets": [{**SLAB, "initial_temperature": math.nan}]})
     r = client.post("/v1/predict", content=raw, headers={**admin,
                                                         "Content-Type": "application/json"})
-    assert r.status_code == 422 and "assets.0.initial_temperature" in r.text
+    assert r.status_code == 422 and "assets[0].initial_temperature" in r.text
     r = client.post("/v1/predict", content=b"{not json", headers={
         **admin, "Content-Type": "application/json"})
     assert r.status_code == 422
@@ -251,7 +251,7 @@ def test_twin_lifecycle_idempotent_readings_and_gate(served):
     # Control characters (NUL breaks PostgreSQL text) are refused at the edge.
     r = client.post("/v1/twins/slab-a/measurements", json={"readings": [
         {**_readings(1, start=53)[0], "id": "a\u0000b"}]}, headers=admin)
-    assert r.status_code == 422 and "readings.0.id" in r.text
+    assert r.status_code == 422 and "readings[0].id" in r.text
     assert client.get("/v1/twins/a%00b", headers=admin).status_code == 422
     assert client.delete("/v1/keys/a%00b", headers=admin).status_code == 422
     assert client.get("/v1/twins/slab-a", headers=admin).json()["readings"] == before

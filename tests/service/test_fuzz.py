@@ -9,8 +9,8 @@ physical values with edge cases, units, and limits just past the service's own. 
 parameters name an existing twin, key or model in two cases out of three.
 
 Checks: no 5xx (``not_a_server_error``), invalid data refused with a 4xx
-(``negative_data_rejection``), the documented content type and headers, and for successful
-responses the documented body (the error bodies are not documented yet: see
+(``negative_data_rejection``), the documented content type and headers, and the documented body
+(errors are RFC 9457 problems, ``application/problem+json``; see
 ``test_error_responses_are_documented``). The service's limits are set low so that every
 example is cheap, and after each operation's fuzzing a plain predict must still answer 200
 with sane numbers.
@@ -307,13 +307,15 @@ def test_error_responses_are_documented(fuzzed: Fuzzed) -> None:
     reader = {"Authorization": f"Bearer {r.json()['key']}"}
     forecast, create = "/v1/twins/{twin_id}/forecast", "/v1/twins"
     refusals = [  # path, its parameters, body, headers, the status the app answers
-        (forecast, twin, {"every": "often"}, fz.headers, 422),  # pydantic: a list of fields
-        (forecast, twin, {"every": -1.0}, fz.headers, 422),  # the app's own check: a string
+        (forecast, twin, {"every": "often"}, fz.headers, 422),  # pydantic's check
+        (forecast, twin, {"every": -1.0}, fz.headers, 422),  # the app's own check
         (forecast, {"twin_id": "missing"}, {}, fz.headers, 404),
         (forecast, twin, {}, {}, 401),
         (create, {}, {"twin_id": TWIN, "slab": SLAB}, reader, 403),
         (create, {}, {"twin_id": TWIN, "slab": SLAB}, fz.headers, 409),
         ("/v1/predict", {}, b"\xff", fz.headers, 400),
+        ("/v1/predict", {}, b"[" * 100 + b"]" * 100, fz.headers, 400),  # nested too deeply
+        ("/v1/predict", {}, {"assets": [SLAB], "every": 1e-12}, fz.headers, 422),
         ("/v1/predict", {}, {"assets": [SLAB] * 1000}, fz.headers, 413),
     ]
     gaps = []

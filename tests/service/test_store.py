@@ -7,6 +7,7 @@ server is reachable; see conftest.py).
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import signal
 import sqlite3
@@ -436,3 +437,21 @@ def test_sqlite_memory_store_is_shared_by_threads_and_private_to_the_store():
     finally:
         s.close()
         other.close()
+
+
+def test_sqlite_files_and_the_directory_made_for_them_are_private(tmp_path: Path):
+    """The database holds key hashes and every tenant's data: 0600 files (the WAL and shared
+    memory files take the database's mode), 0700 for the directory the store creates."""
+    old = os.umask(0o022)  # the usual umask, which gave 0644 files
+    try:
+        s = open_store(f"sqlite:///{tmp_path / 'made' / 'twins.db'}")
+        try:
+            s.create_twin(TwinRecord(T, W, {}, 1.0))  # a write: the WAL exists
+            made = tmp_path / "made"
+            modes = {p.name: p.stat().st_mode & 0o777 for p in made.iterdir()}
+            assert modes == {"twins.db": 0o600, "twins.db-wal": 0o600, "twins.db-shm": 0o600}
+            assert made.stat().st_mode & 0o777 == 0o700
+        finally:
+            s.close()
+    finally:
+        os.umask(old)
