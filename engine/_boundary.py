@@ -157,7 +157,9 @@ class FurnaceZone:
     """One furnace zone: gas temperature (degC), residence time (s), exchange factors.
 
     ``exchange_factor_bottom`` is usually lower than the top one: the walking-beam skids and the
-    hearth shade the slab's underside. ``h`` adds forced convection, W/(m^2 K).
+    hearth shade the slab's underside. ``h`` adds forced convection, W/(m^2 K). With
+    ``gas_temperature_end_C`` the set-point ramps linearly inside the zone, from
+    ``gas_temperature_C`` at its entry to ``gas_temperature_end_C`` at its exit.
     """
 
     name: str
@@ -166,6 +168,13 @@ class FurnaceZone:
     exchange_factor_top: float = 0.6
     exchange_factor_bottom: float = 0.5
     h: float = 0.0
+    gas_temperature_end_C: float | None = None
+
+    def gas_at(self, fraction: float) -> float:
+        """The set-point (degC) at ``fraction`` (0 entry, 1 exit) of the residence time."""
+        end = self.gas_temperature_end_C
+        return self.gas_temperature_C if end is None else (
+            self.gas_temperature_C + fraction * (end - self.gas_temperature_C))
 
 
 def furnace_boundary(zones: Sequence[FurnaceZone], ndim: int, ramp_time: float = 0.0,
@@ -173,8 +182,9 @@ def furnace_boundary(zones: Sequence[FurnaceZone], ndim: int, ramp_time: float =
                      dtype: jnp.dtype = jnp.float64) -> Boundary:
     """Boundary for a slab travelling through ``zones`` in order.
 
-    The gas temperature and coefficients hold constant within a zone and change linearly over
-    ``ramp_time`` seconds centred on each zone boundary (0 gives step changes). The top face
+    The gas temperature and coefficients hold constant within a zone (or the gas ramps linearly
+    from entry to exit, ``gas_temperature_end_C``) and change linearly over ``ramp_time``
+    seconds centred on each zone boundary (0 gives step changes). The top face
     sees ``exchange_factor_top``, the bottom ``exchange_factor_bottom``; side faces of 2D/3D
     sections see ``side_exchange_factor`` (default: the mean of top and bottom).
     """
@@ -190,6 +200,11 @@ def furnace_boundary(zones: Sequence[FurnaceZone], ndim: int, ramp_time: float =
         require(bool(np.isfinite(z.gas_temperature_C)) and z.gas_temperature_C > -273.15,
                 f"{key}.gas_temperature_C", z.gas_temperature_C, "a finite temperature in degC",
                 "give the zone set-point in degC")
+        if z.gas_temperature_end_C is not None:
+            require(bool(np.isfinite(z.gas_temperature_end_C))
+                    and z.gas_temperature_end_C > -273.15, f"{key}.gas_temperature_end_C",
+                    z.gas_temperature_end_C, "a finite temperature in degC",
+                    "give the set-point at the zone's exit in degC, or None for a constant zone")
         for name in ("exchange_factor_top", "exchange_factor_bottom"):
             v = getattr(z, name)
             require(bool(np.isfinite(v)) and 0 < v <= 1, f"{key}.{name}", v,
@@ -209,10 +224,10 @@ def furnace_boundary(zones: Sequence[FurnaceZone], ndim: int, ramp_time: float =
         hi = ends[i] - (0.5 * ramp_time if i + 1 < len(zones) else 0.0)
         side = (side_exchange_factor if side_exchange_factor is not None
                 else 0.5 * (z.exchange_factor_top + z.exchange_factor_bottom))
-        row = (z.gas_temperature_C + 273.15, z.exchange_factor_top, z.exchange_factor_bottom, side)
         for t in (lo, hi):
+            gas = z.gas_at(float(t - starts[i]) / z.duration) + 273.15
             times.append(float(t))
-            rows.append(row)
+            rows.append((gas, z.exchange_factor_top, z.exchange_factor_bottom, side))
     hvals = np.repeat([z.h for z in zones], 2)
     arr = np.asarray(rows)  # [m, 4]
     gas, top, bottom, side = arr.T

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jax.numpy as jnp
 import pytest
 
 from steeltwin import engine as e
@@ -56,6 +57,19 @@ def test_implausible_values_fail_with_unit_range_and_hint(overrides, message):
     with pytest.raises(e.ConfigError) as err:
         build_job(compose(overrides))
     assert str(err.value) == message
+
+
+def test_a_ramp_inside_a_zone_from_the_config():
+    """boundary.zones.<zone>.gas_temperature_end: the set-point at the zone's exit, checked
+    like gas_temperature (degC, plausible range, the field named)."""
+    sc = build_scenario(compose(["boundary.ramp_time=0",
+                                 "boundary.zones.preheat.gas_temperature_end=1100"]))
+    at = lambda t: float(sc.boundary.at(jnp.asarray(t)).gas_temperature[0]) - 273.15  # noqa: E731
+    assert at(1500.0) == pytest.approx(1050.0)  # halfway through the 3000 s preheat zone
+    assert at(3001.0) == pytest.approx(1200.0)  # heating_1 unchanged
+    with pytest.raises(e.ConfigError, match=r"boundary\.zones\.heating_1\.gas_temperature_end"
+                                            r"=2300 degC is outside"):
+        build_scenario(compose(["boundary.zones.heating_1.gas_temperature_end=2300"]))
 
 
 def test_bounds_are_inclusive_and_near_bounds_pass():

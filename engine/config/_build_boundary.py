@@ -32,7 +32,8 @@ from ._section import Section, fail
 
 BOUNDARIES = ("furnace", "faces")
 FACE_TYPES = ("convection", "fixed", "flux", "adiabatic")
-_ZONE_KEYS = ("gas_temperature", "duration", "exchange_factor_top", "exchange_factor_bottom", "h")
+_ZONE_KEYS = ("gas_temperature", "gas_temperature_end", "duration", "exchange_factor_top",
+              "exchange_factor_bottom", "h")
 _FACE_KEYS = {
     "convection": ("temperature", "h", "emissivity", "heat_flux"),
     "fixed": ("temperature",),
@@ -90,6 +91,10 @@ def furnace_zones(b: Section) -> list[FurnaceZone]:
             exchange_factor_top=z.number("exchange_factor_top", 0.6, check="fraction"),
             exchange_factor_bottom=z.number("exchange_factor_bottom", 0.5, check="fraction"),
             h=z.number("h", 0.0, check="nonnegative", unit="W/(m^2 K)"),
+            # A ramp inside the zone: the set-point at its exit (null: constant).
+            gas_temperature_end_C=(
+                z.temperature_c("gas_temperature_end", kind="gas_temperature") - 273.15
+                if z.raw("gas_temperature_end", None) is not None else None),
         ))
     if not zones:
         raise ConfigError(f"{b.full('zones')} has no zones: expected at least one zone with "

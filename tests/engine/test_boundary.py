@@ -148,3 +148,21 @@ def test_asymmetric_exchange_heats_the_top_faster() -> None:
     assert surf[1] > surf[0] + 10.0 and heat[1] > heat[0]
     T = np.asarray(traj.temperature[-1])
     assert T[-1] > T[0]  # top cell hotter than the bottom cell
+
+
+def test_ramp_inside_a_zone_is_linear_from_entry_to_exit() -> None:
+    """Issue 19: a zone whose set-point ramps (gas_temperature_end_C). The gas follows the
+    ramp exactly inside the zone, the zone-change ramp still joins it to its neighbours, and
+    a constant zone is unchanged."""
+    zones = [E.FurnaceZone("a", 1000.0, 3600.0, 0.6, 0.6, gas_temperature_end_C=1200.0),
+             E.FurnaceZone("b", 1250.0, 3600.0, 0.6, 0.6)]
+    b = E.furnace_boundary(zones, 1, ramp_time=600.0)
+    gas = lambda t: float(b.at(jnp.asarray(t)).gas_temperature[0]) - KELVIN  # noqa: E731
+    for t in (0.0, 900.0, 1800.0, 3300.0):  # inside zone a, up to the start of the change
+        assert gas(t) == pytest.approx(1000.0 + 200.0 * t / 3600.0, abs=1e-9)
+    # Across the change (3300-3900 s): linear from the ramp's value to zone b's.
+    assert gas(3600.0) == pytest.approx(0.5 * (1000.0 + 200.0 * 3300.0 / 3600.0 + 1250.0))
+    assert gas(5000.0) == pytest.approx(1250.0)
+    with pytest.raises(E.ConfigError, match="gas_temperature_end_C"):
+        E.furnace_boundary([E.FurnaceZone("a", 1000.0, 3600.0, gas_temperature_end_C=np.nan)],
+                           1)
