@@ -2,10 +2,13 @@
 
     steeltwin-serve                                  # http://127.0.0.1:8000, docs at /docs
     steeltwin-serve serve.port=9000 serve.database=postgresql://user@host/db
+    steeltwin-serve keys create-tenant acme          # operators: tenants and keys (``_keys``)
 
-Exit status: 0 stopped; 2 invalid config (nothing started); 1 anything else. The app is
-:func:`steeltwin.engine.service.create_app`; :func:`build_settings` turns the config into its
-settings.
+The port is bound as soon as the model is built; the XLA programs then compile in the
+background (``/readyz`` says how far), kept in the persistent compilation cache
+``serve.compile_cache`` for the next start. Exit status: 0 stopped; 2 invalid config (nothing
+started); 1 anything else. The app is :func:`steeltwin.engine.service.create_app`;
+:func:`build_settings` turns the config into its settings.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from ._hydra import CONFIG_PATH
 _entry = EntryPoint(
     "steeltwin-serve", "serve",
     "serve the predict and twin APIs over HTTP (FastAPI under uvicorn), state in SQLite or "
-    "PostgreSQL")
-SERVER_KEYS = ("host", "port", "workers", "log_level")
+    "PostgreSQL. Operators: `steeltwin-serve keys --help` (create tenants; create, list and "
+    "revoke API keys in the configured store).")
+SERVER_KEYS = ("host", "port", "workers", "log_level", "compile_cache")  # the process's
 
 
 def build_settings(cfg: DictConfig | Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -57,6 +61,18 @@ def build_settings(cfg: DictConfig | Mapping[str, Any]) -> tuple[Any, dict[str, 
     return settings, server
 
 
+def use_compile_cache(path: str | None) -> None:
+    """Keep compiled XLA programs in ``path`` across restarts (None: off; the environment's
+    ``JAX_COMPILATION_CACHE_DIR`` wins). Every program is kept, however fast it compiled (JAX
+    keeps only those over 1 s by default: most of a start's compiles are shorter). The folder
+    is made 0700: the service loads the programs in it as code."""
+    if not path or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+
+
 @hydra.main(config_path=CONFIG_PATH, config_name="serve", version_base="1.3")
 def app(cfg: DictConfig) -> None:
     _entry.started()
@@ -64,16 +80,13 @@ def app(cfg: DictConfig) -> None:
                         "%(message)s")
     if cfg.dtype == "float64":
         jax.config.update("jax_enable_x64", True)
-    cache = cfg.get("compile_cache")
-    if cache and not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
-        # Compiled programs persist across restarts: a restart is ready in seconds.
-        jax.config.update("jax_compilation_cache_dir", str(cache))
     try:
         import uvicorn
 
         from steeltwin.engine.service import create_app
 
         settings, server = build_settings(cfg)
+        use_compile_cache(server.get("compile_cache"))
         api = create_app(settings)
     except (ConfigError, OmegaConfBaseException, FileNotFoundError) as err:
         _entry.invalid(err)
@@ -90,6 +103,10 @@ def app(cfg: DictConfig) -> None:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["keys"]:  # an operator's command, not a server: no Hydra run
+        from ._keys import main as keys
+
+        sys.exit(keys(sys.argv[2:]))
     _entry.run(app)
 
 

@@ -2,11 +2,13 @@
 
 One :class:`Service` per app holds the store, the propagator (the one model every route
 uses), the twins, the key verifier, the metrics and the two micro-batchers (predict and
-assimilation), all on one compute thread. Start-up (the lifespan): open the store (tables
-created), install a bootstrap admin key when the store has none, build the propagator
-(physics, or a trained surrogate guarded by physics), compile the batch buckets, start the
-batchers and the plant adapters; ``/readyz`` answers 200 only then. Shutdown snapshots the
-live twins.
+assimilation), all on one compute thread. ``create_app`` opens the store (tables created) and
+builds the propagator (physics, or a trained surrogate guarded by physics): a bad setting
+fails there, before anything listens. Start-up (the lifespan, after which the server
+accepts requests): install a bootstrap admin key when the store has none, start the batchers
+and the plant adapters, then compile the programs that matter in the background
+(``_warmup``); ``/readyz`` answers 503 with the warm-up's progress until it is done, then
+200. Shutdown stops the warm-up between two programs and snapshots the live twins.
 
 Errors (RFC 9457 problem+json, see ``_problems``): bad input -> 422 with the field, value and
 fix (nothing stored); an unreadable or too deeply nested body -> 400; missing/invalid key ->
@@ -35,6 +37,7 @@ from steeltwin.engine.twin import TwinConfig
 from ._auth import KeyVerifier, hash_key, new_key
 from ._batching import MicroBatcher
 from ._body import BodyLimit
+from ._docs import install_docs
 from ._handlers import install_problems
 from ._metrics import Metrics
 from ._predicting import Predictor, build_service_propagator
@@ -47,6 +50,7 @@ from ._settings import ServeSettings
 from ._store import AbstractStore, ApiKeyRecord
 from ._store_open import open_store
 from ._twins import TwinManager
+from ._warmup import Warmup, WarmupStep
 
 log = logging.getLogger("steeltwin.service")
 
@@ -76,6 +80,8 @@ class Service:
             "assimilation", self.twins.run_batch, self.executor, window, settings.max_batch,
             settings.max_queue, lambda n, s: self._observe("assimilation", n, s))
         self.ready = False
+        self.warmup = Warmup(())
+        self._warming: asyncio.Task[None] | None = None
         self.adapters: list[Any] = []
         self.bootstrap_key: str | None = None
 
@@ -108,25 +114,41 @@ class Service:
         log.warning("no API keys in %s: created an admin key for tenant %r in %s (shown once)",
                     self.store.url, s.tenant, path)
 
+    def warmup_steps(self) -> list[WarmupStep]:
+        """The programs compiled at start-up (none with ``serve.warmup=false``); see
+        ``_warmup`` for why these."""
+        s = self.settings
+        if not s.warmup:
+            return []
+        steps = self.predictor.warmup_steps([1])
+        steps += self.twins.warmup_steps([1], (4,))
+        if s.max_batch > 1:  # the buckets a burst of batched requests fills
+            more = [b for b in self.predictor.batch_buckets(s.max_assets) if b > 1]
+            steps += self.predictor.warmup_steps(more, summaries=False)
+            steps += [st for st in self.twins.warmup_steps(range(1, s.max_batch + 1), (4, 16))
+                      if st.name not in {w.name for w in steps}]
+        return steps
+
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
+        """Open for requests; the warm-up then compiles in the background (``ready`` after)."""
         await asyncio.to_thread(self.bootstrap)
-        if self.settings.warmup:
-            t0 = time.perf_counter()
-            await loop.run_in_executor(self.executor, self.predictor.warmup,
-                                       self.settings.max_assets)
-            await loop.run_in_executor(self.executor, self.twins.warmup,
-                                       self.settings.max_batch)
-            log.info("compiled the batch buckets in %.1f s", time.perf_counter() - t0)
         self.predict_batcher.start()
         self.twin_batcher.start()
         from ._adapters import start_adapters
 
         self.adapters = await start_adapters(self)
-        self.ready = True
+        self.warmup = Warmup(self.warmup_steps())
+        self._warming = asyncio.get_running_loop().create_task(self._warm())
+
+    async def _warm(self) -> None:
+        self.ready = await self.warmup.run(self.executor)
 
     async def stop(self) -> None:
         self.ready = False
+        if self._warming is not None:  # stops between two programs
+            self._warming.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._warming
         for a in self.adapters:
             with contextlib.suppress(Exception):
                 await a.stop()
@@ -154,12 +176,13 @@ def create_app(settings: ServeSettings | None = None,
             await service.stop()
 
     app = FastAPI(title="steeltwin", version=VERSION, lifespan=lifespan,
-                  responses=ERROR_RESPONSES,
+                  responses=ERROR_RESPONSES, docs_url=None, redoc_url=None,
                   description="Digital twins of hot steel slabs: predict, twins (EnKF), "
                   "Open Inference Protocol. Units: temperatures degC unless stated "
                   "({value, unit} accepted: degC, K, degF), lengths m, times s.")
     app.state.service = service
     install_problems(app, service)
+    install_docs(app)  # /docs without a CDN
 
     @app.middleware("http")
     async def timing(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:

@@ -11,8 +11,9 @@ them); then each request's own times and outputs are read off its rows.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,14 @@ from steeltwin.engine.twin import (
 )
 
 from ._schemas import ModelInfo
+from ._warmup import WarmupStep
 
 MAX_BATCH_ASSETS = 256  # assets per compiled call; larger batches run as several
+
+
+def _bucket(n: int) -> int:
+    """The batch bucket ``n`` assets are padded to (the propagator's)."""
+    return min([b for b in BUCKETS if b >= n], default=n)
 
 
 def build_service_propagator(section: Mapping[str, Any]) -> tuple[AbstractPropagator,
@@ -118,14 +125,29 @@ class Predictor:
             self.metrics.predict.observe(time.perf_counter() - t0)
         return out
 
-    def warmup(self, max_assets: int) -> None:
-        """Compile the rollout for every batch bucket up to the assets of a full batch, for
-        both step counts, and the summaries for one asset."""
+    def warmup_steps(self, asset_buckets: Sequence[int],
+                     summaries: bool = True) -> list[WarmupStep]:
+        """Warm-up steps: the rollout of each batch bucket of ``asset_buckets`` at each step
+        bucket, then (``summaries``) the summaries of one slab with stress."""
         sc = experiment.slab_scenario(cells=self.propagator.cells)
-        top = min(MAX_BATCH_ASSETS, max(max_assets, 1) * 4)
-        for b in [b for b in BUCKETS if b <= top] or [1]:
-            for n in self.step_buckets:
-                t = np.array([n * self.propagator.step_seconds])
-                self._run([PredictJob([sc] * b, t, False)])
-        self._run([PredictJob([sc], np.array([0.0, 600.0]), True)])
 
+        def job(b: int, n: int) -> PredictJob:
+            return PredictJob([sc] * b, np.array([n * self.propagator.step_seconds]), False)
+
+        steps = [WarmupStep(f"predict rollout: {b} slab{'s' * (b > 1)} x {n} steps",
+                            functools.partial(self._compile, job(b, n)))
+                 for b in sorted({_bucket(b) for b in asset_buckets}) for n in self.step_buckets]
+        if summaries:
+            steps.append(WarmupStep("predict summaries with stress: 1 slab", functools.partial(
+                self._compile, PredictJob([sc], np.array([0.0, 600.0]), True))))
+        return steps
+
+    def _compile(self, job: PredictJob) -> None:
+        (result,) = self._run([job])
+        if isinstance(result, Exception):
+            raise result
+
+    def batch_buckets(self, max_assets: int) -> list[int]:
+        """The asset buckets a batch of predict requests can fill: up to 4 full requests."""
+        top = min(MAX_BATCH_ASSETS, max(max_assets, 1) * 4)
+        return [b for b in BUCKETS if b <= top] or [1]

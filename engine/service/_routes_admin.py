@@ -25,13 +25,17 @@ async def live() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", tags=["health"], responses={503: {"description": "not ready"}})
+@router.get("/readyz", tags=["health"], responses={503: {"description": "not ready yet: "
+                                                       "the body has the warm-up's progress"}})
 async def ready(service: ServiceDep, response: Response) -> dict[str, object]:
-    """Readiness: the model is loaded and compiled and the store answers."""
+    """Readiness: the start-up's programs are compiled and the store answers. Until then
+    503, with ``warmup``: programs compiled of the total, the one compiling now, seconds
+    since the warm-up began (and an error if one stopped it)."""
     store_ok = await asyncio.to_thread(service.store.ping)
     ok = bool(service.ready and store_ok)
     response.status_code = 200 if ok else 503
-    return {"ready": ok, "model": service.model.name, "store": store_ok}
+    return {"ready": ok, "model": service.model.name, "store": store_ok,
+            "warmup": service.warmup.progress()}
 
 
 @router.get("/dashboard", tags=["dashboard"], response_class=HTMLResponse)

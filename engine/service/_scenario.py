@@ -27,7 +27,10 @@ _ZONE_KEY = re.compile(r"boundary\.zones\.([\w-]+)\.(\w+)")
 
 
 def zone_config(z: ZoneIn, where: str) -> dict[str, Any]:
+    end = z.gas_temperature_end
     return {"gas_temperature": temperature_c(z.gas_temperature, f"{where}.gas_temperature"),
+            "gas_temperature_end": (None if end is None else
+                                    temperature_c(end, f"{where}.gas_temperature_end")),
             "duration": time_s(z.duration, f"{where}.duration"),
             "exchange_factor_top": z.exchange_factor_top,
             "exchange_factor_bottom": z.exchange_factor_bottom, "h": z.h}
@@ -106,5 +109,6 @@ def furnace_zones(slab: SlabIn, where: str = "slab") -> list[FurnaceZone]:
         c = zone_config(z, f"{where}.zones[{i}]")
         out.append(FurnaceZone(z.name, c["gas_temperature"], c["duration"],
                                exchange_factor_top=c["exchange_factor_top"],
-                               exchange_factor_bottom=c["exchange_factor_bottom"], h=c["h"]))
+                               exchange_factor_bottom=c["exchange_factor_bottom"], h=c["h"],
+                               gas_temperature_end_C=c["gas_temperature_end"]))
     return out

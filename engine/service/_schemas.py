@@ -47,6 +47,9 @@ class ZoneIn(_Body):
     name: Name = Field(examples=["heating_1"])
     gas_temperature: QuantityIn = Field(description="gas temperature (degC if bare)",
                                         examples=[1200.0])
+    gas_temperature_end: QuantityIn | None = Field(
+        None, description="gas temperature at the zone's exit (degC if bare): the set-point "
+        "ramps linearly inside the zone; null: constant")
     duration: QuantityIn = Field(description="residence time in the zone (s if bare)",
                                  examples=[2700.0])
     exchange_factor_top: Finite = Field(0.6, gt=0, le=1, description="radiation exchange "

@@ -22,14 +22,16 @@ class ServeSettings:
         propagator: the ``propagator`` section (kind physics | surrogate | guarded, see
             ``conf/propagator``); ``model`` names a steeltwin-train run for the others.
         twin: ``TwinConfig`` fields (the filter of every twin).
-        batch_window_ms, max_batch, max_queue: micro-batching (max_batch 1 = off) and the
-            bounded queues (a full queue answers 429).
+        batch_window_ms, max_batch, max_queue: micro-batching (max_batch 1 = off, the
+            default: on 2 CPU cores it cost throughput) and the bounded queues (a full queue
+            answers 429).
         max_body_bytes, max_assets, max_times, max_readings, max_horizon_s: request limits.
         max_twin_seconds: latest reading time after charging accepted (compute bound).
         request_timeout_s: longest wait for compute before 503.
         snapshot_every: cycles between durable ensemble snapshots.
         max_loaded: twins held in memory (least recently used ones are dropped, not lost).
-        warmup: compile the batch buckets before ``/readyz`` turns ready.
+        warmup: compile the programs that matter (``_warmup``) in the background after
+            start-up; ``/readyz`` turns ready when they are done.
         opcua, mqtt: plant adapter sections (``None``: off).
     """
 
@@ -41,7 +43,7 @@ class ServeSettings:
         "kind": "physics", "cells": 24, "step_seconds": 60.0, "dt": 30.0, "iterations": 2})
     twin: dict[str, Any] = dataclasses.field(default_factory=dict)
     batch_window_ms: float = 2.0
-    max_batch: int = 64
+    max_batch: int = 1
     max_queue: int = 512
     max_body_bytes: int = 1 << 20
     max_assets: int = 64

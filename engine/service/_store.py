@@ -161,6 +161,10 @@ class AbstractStore(abc.ABC):
         """The tenant's keys by ``created_at``, then ``key_id``."""
 
     @abc.abstractmethod
+    def all_api_keys(self) -> list[ApiKeyRecord]:
+        """Every tenant's keys by tenant, then ``created_at``, then ``key_id`` (operators)."""
+
+    @abc.abstractmethod
     def revoke_api_key(self, tenant: str, key_id: str) -> bool:
         """Delete the tenant's key; False if the tenant holds no key with that id."""
 

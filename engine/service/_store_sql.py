@@ -221,6 +221,11 @@ class _AbstractSqlStore(AbstractStore):
         with self._tx() as run:
             return [_key(row) for row in run(sql, (tenant,)).fetchall()]
 
+    def all_api_keys(self) -> list[ApiKeyRecord]:
+        sql = f"SELECT {_KEY_COLS} FROM api_keys ORDER BY tenant, created_at, key_id"
+        with self._tx() as run:
+            return [_key(row) for row in run(sql).fetchall()]
+
     def revoke_api_key(self, tenant: str, key_id: str) -> bool:
         with self._tx(write=True) as run:
             sql = "DELETE FROM api_keys WHERE tenant = ? AND key_id = ?"

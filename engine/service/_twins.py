@@ -18,10 +18,12 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import math
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from steeltwin.engine import ConfigError
@@ -41,6 +43,7 @@ from ._scenario import slab_scenario
 from ._schemas import ReadingIn, SlabIn, TwinCreate
 from ._store import AbstractStore, SnapshotRecord, TwinRecord
 from ._units import length_m
+from ._warmup import WarmupStep
 
 log = logging.getLogger("steeltwin.service")
 
@@ -256,20 +259,27 @@ class TwinManager:
         e.persisted_cycle = -math.inf  # type: ignore[assignment]
         self._persist(e)
 
-    def warmup(self, max_batch: int = 64) -> None:
-        """Compile the assimilation cycle for every batch bucket up to ``max_batch`` twins and
-        4 or 16 readings per twin and cycle, and the state report (throw-away twins; nothing
-        is stored), so that traffic never waits for a compile of these shapes."""
+    def warmup_steps(self, sizes: Sequence[int], slots: Sequence[int] = (4,)) -> list[WarmupStep]:
+        """Warm-up steps (throw-away twins; nothing is stored): the assimilation cycle for
+        each batch bucket of ``sizes`` twins and reading slots of ``slots`` (4, 16, ...), with
+        the state report."""
         c = self.propagator.step_seconds
         sc = experiment.slab_scenario(cells=self.propagator.cells)
-        for size in [b for b in TWIN_BUCKETS if b <= max(1, max_batch)]:
-            for n in (2, 8):  # -> 4 and 16 slots
-                twins = [Twin(sc, self.propagator, self.twin_config, asset_id="warmup")
-                         for _ in range(size)]
-                rs = [make_reading(f"w{i}", c * (i + 1) / (n + 1), "pyrometer_top", 400.0,
-                                   "K") for i in range(n)]
-                assimilate_many(twins, [rs] * size)
-        twins[0].state()
+
+        def cycle(size: int, slot: int) -> None:
+            n = 2 if slot <= 4 else slot // 2  # readings that need exactly ``slot`` slots
+            rs = [make_reading(f"w{i}", c * (i + 1) / (n + 1), "pyrometer_top", 400.0, "K")
+                  for i in range(n)]
+            twins = [Twin(sc, self.propagator, self.twin_config, asset_id="warmup")
+                     for _ in range(size)]
+            assimilate_many(twins, [rs] * size)
+            twins[0].state()
+
+        return [WarmupStep(f"assimilation cycle: {size} twin{'s' * (size > 1)}, {slot} "
+                           "reading slots", functools.partial(cycle, size, slot))
+                for size in sorted({max(b for b in TWIN_BUCKETS if b <= max(s, 1))
+                                    for s in sizes})
+                for slot in slots]
 
     def forget(self, tenant: str, twin_id: str) -> None:
         self.live.pop((tenant, twin_id), None)

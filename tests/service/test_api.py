@@ -35,8 +35,10 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     """One running app for the module: (client, admin headers, app)."""
     tmp = tmp_path_factory.mktemp("serve")
     # No warm-up here, so the first advice compiles inside its request: 30 s (the default
-    # timeout) was too short for a 2-core box running the suite on both cores.
-    app = create_app(settings(tmp, batch_window_ms=30.0, request_timeout_s=300.0))
+    # timeout) was too short for a 2-core box running the suite on both cores. Batching on
+    # (off by default) for test_concurrent_predicts_share_one_compiled_call.
+    app = create_app(settings(tmp, batch_window_ms=30.0, request_timeout_s=300.0,
+                              max_batch=64))
     with TestClient(app) as client:
         key = app.state.service.bootstrap_key
         assert key and (tmp / "admin.key").read_text().strip() == key
@@ -428,3 +430,38 @@ def test_advise_proposes_setpoints_within_the_bounds(served):
     assert abs(adv["discharge_mean"] - 1150) < abs(adv["initial_discharge_mean"] - 1150)
     r = client.post("/v1/twins/adv/advise", json={**body, "iterations": 500}, headers=admin)
     assert r.status_code == 422 and "serve.advise_max_iterations" in r.text
+
+
+def test_predict_takes_a_ramp_inside_a_zone(served):
+    """Issue 19 item 3 over HTTP: gas_temperature_end ramps the set-point inside a zone (with
+    units), exactly as the engine's FurnaceZone.gas_temperature_end_C; an implausible end is
+    refused naming the field as written."""
+    import jax.numpy as jnp
+
+    from steeltwin import engine as E
+
+    client, admin, _ = served
+    zones = [{"name": "a", "gas_temperature": 1000, "duration": 3600,
+              "gas_temperature_end": {"value": 1473.15, "unit": "K"},
+              "exchange_factor_top": 0.6, "exchange_factor_bottom": 0.6},
+             {"name": "b", "gas_temperature": 1250, "duration": 3600,
+              "exchange_factor_top": 0.6, "exchange_factor_bottom": 0.6}]
+    slab = {"thickness": 0.22, "initial_temperature": 25.0, "zones": zones}
+    r = client.post("/v1/predict", json={"assets": [slab], "times": [1800, 3600, 7200],
+                                         "temperature_unit": "K"}, headers=admin)
+    assert r.status_code == 200, r.text
+    a = r.json()["assets"][0]
+    ez = [E.FurnaceZone("a", 1000.0, 3600.0, 0.6, 0.6, gas_temperature_end_C=1200.0),
+          E.FurnaceZone("b", 1250.0, 3600.0, 0.6, 0.6)]
+    sc = E.Scenario(grid=E.slab_grid(0.22, 24), material=E.carbon_steel(),
+                    boundary=E.furnace_boundary(ez, ndim=1, ramp_time=300.0),
+                    initial_temperature=jnp.asarray(298.15))
+    traj = E.simulate(sc, E.SolverSettings(t_end=7200.0, dt=30.0, save_interval=1800.0,
+                                           iterations=2))
+    surf = np.asarray(traj.surface_temperature)[[1, 2, 4]]
+    np.testing.assert_allclose(a["surface_top"], surf[:, 1], atol=0.05)
+    zones[0]["gas_temperature_end"] = 5000
+    r = client.post("/v1/predict", json={"assets": [slab], "times": [1800]}, headers=admin)
+    assert r.status_code == 422
+    assert any(e["field"] == "assets[0].zones[0].gas_temperature_end"
+               for e in r.json()["errors"]), r.text

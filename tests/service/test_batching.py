@@ -71,3 +71,38 @@ def test_no_batching_with_max_batch_1_and_a_failing_batch_fails_its_jobs():
         assert all(len(c) == 1 for c in calls)
 
     run(main())
+
+
+def test_batching_is_off_by_default_and_can_be_turned_on(tmp_path):
+    """benchmarks/results/serve_cpu.json: on 2 CPU cores batching cost throughput (0.66x
+    closed loop), so the default is one request per compiled call; serve.max_batch turns it
+    on. Concurrent predicts then run one by one (batch_size 1 in every answer)."""
+    from fastapi.testclient import TestClient
+
+    from steeltwin.engine.apps._hydra import compose
+    from steeltwin.engine.apps.serve import build_settings
+    from steeltwin.engine.service import ServeSettings, create_app
+
+    assert ServeSettings().max_batch == 1
+    assert build_settings(compose([], "serve"))[0].max_batch == 1
+    assert build_settings(compose(["serve.max_batch=64"], "serve"))[0].max_batch == 64
+    app = create_app(ServeSettings(database=f"sqlite:///{tmp_path / 'st.db'}",
+                                   state_dir=str(tmp_path), warmup=False,
+                                   batch_window_ms=30.0, request_timeout_s=300.0))
+    body = {"assets": [{"zones": [{"name": "soak", "gas_temperature": 1200,
+                                   "duration": 1800}]}], "times": [600]}
+    sizes: list[int] = []
+    with TestClient(app) as client:
+        h = {"Authorization": f"Bearer {app.state.service.bootstrap_key}"}
+
+        def call() -> None:
+            r = client.post("/v1/predict", json=body, headers=h)
+            assert r.status_code == 200, r.text
+            sizes.append(r.json()["batch_size"])
+
+        threads = [threading.Thread(target=call) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sizes == [1, 1, 1, 1]
