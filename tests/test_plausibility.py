@@ -129,7 +129,8 @@ def test_cli_kelvin_warns_runs_and_keeps_the_warning(tmp_path):
                       "did you mean solver.dt?"),
     ("boundary.zones.soak.gas_temprature=1200",
      "boundary.zones.soak.gas_temprature is not a known key of boundary.zones.soak: expected "
-     "one of duration, exchange_factor_bottom, exchange_factor_top, gas_temperature, h; did "
+     "one of duration, exchange_factor_bottom, exchange_factor_top, gas_temperature, "
+     "gas_temperature_end, h; did "
      "you mean boundary.zones.soak.gas_temperature?"),
     ("thickness=0.2", "thickness is not a known key: expected one of boundary, dtype, "
                       "geometry, initial, material, name, output, solver, stress; check the "
